@@ -1,0 +1,28 @@
+/** Reading and writing the station key file. Writing never overwrites an existing file. */
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { identityFromKeyFile, identityToKeyFile } from './station-identity.ts';
+import type { StationIdentity } from './station-identity.ts';
+
+export class KeyFileExistsError extends Error {
+  readonly code = 'KEY_FILE_EXISTS';
+  constructor(path: string) {
+    super(`refusing to overwrite the existing key file ${path}`);
+    this.name = 'KeyFileExistsError';
+  }
+}
+
+/** Write the identity with mode 0600; throws KeyFileExistsError if the file exists. */
+export async function writeKeyFile(path: string, identity: StationIdentity): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(path, `${JSON.stringify(identityToKeyFile(identity), null, 2)}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyFileExistsError(path);
+    throw err;
+  }
+}
+
+export async function readKeyFile(path: string): Promise<StationIdentity> {
+  return identityFromKeyFile(JSON.parse(await readFile(path, 'utf8')));
+}

@@ -69,7 +69,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'show' && file !== undefined) {
     const identity = await readKeyFile(file);
-    process.stdout.write(`${JSON.stringify({ id: identity.id.string, meta: identity.meta.toJSON(), visa: identity.visa.toJSON() }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ id: identity.id.string, meta: identity.meta.toJSON(), visa: identity.visa.toJSON() }, null, 2)}\n`,
+    );
     return 0;
   }
   process.stderr.write(`${USAGE}\n`);

@@ -65,7 +65,8 @@ export function identityToKeyFile(identity: StationIdentity): Record<string, unk
 
 /** Load and check a key file: the meta generates the ID, the visa verifies, the private keys match. */
 export function identityFromKeyFile(value: unknown): StationIdentity {
-  if (value === null || typeof value !== 'object') throw new ProtocolError('BAD_KEY', 'key file is not a JSON object');
+  if (value === null || typeof value !== 'object')
+    throw new ProtocolError('BAD_KEY', 'key file is not a JSON object');
   const file = value as Record<string, unknown>;
   const id = parseId(file['id']);
   const meta = parseMeta(file['meta']);
@@ -75,7 +76,8 @@ export function identityFromKeyFile(value: unknown): StationIdentity {
     throw new ProtocolError('BAD_DOCUMENT', 'key file visa does not verify with the meta key');
   }
   const identityKey = parsePrivateKey(file['identity_key']);
-  if (!identityKey.publicKey.equals(meta.key)) throw new ProtocolError('BAD_KEY', 'identity key does not match the meta');
+  if (!identityKey.publicKey.equals(meta.key))
+    throw new ProtocolError('BAD_KEY', 'identity key does not match the meta');
   const rawDecrypt = file['decrypt_keys'];
   if (!Array.isArray(rawDecrypt)) throw new ProtocolError('BAD_KEY', 'key file without decrypt_keys');
   const decryptKeys = rawDecrypt.map((k) => parsePrivateKey(k));
@@ -83,6 +85,7 @@ export function identityFromKeyFile(value: unknown): StationIdentity {
   if (!visaKey || !decryptKeys.some((k) => k.publicKey.equals(visaKey))) {
     throw new ProtocolError('BAD_KEY', 'no private key for the visa key');
   }
-  if (meta.key.canEncrypt && !decryptKeys.some((k) => k.publicKey.equals(meta.key))) decryptKeys.push(identityKey);
+  if (meta.key.canEncrypt && !decryptKeys.some((k) => k.publicKey.equals(meta.key)))
+    decryptKeys.push(identityKey);
   return { id, meta, visa, identityKey, decryptKeys };
 }

@@ -16,7 +16,10 @@ export class KeyFileExistsError extends Error {
 export async function writeKeyFile(path: string, identity: StationIdentity): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   try {
-    await writeFile(path, `${JSON.stringify(identityToKeyFile(identity), null, 2)}\n`, { flag: 'wx', mode: 0o600 });
+    await writeFile(path, `${JSON.stringify(identityToKeyFile(identity), null, 2)}\n`, {
+      flag: 'wx',
+      mode: 0o600,
+    });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyFileExistsError(path);
     throw err;

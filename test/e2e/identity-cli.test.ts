@@ -14,17 +14,29 @@ test('identity create writes a 0600 key file, prints the ID, and refuses to over
   const dir = await mkdtemp(join(tmpdir(), 'dim-identity-'));
   try {
     const out = join(dir, 'keys', 'station.json');
-    const first = await run(process.execPath, [cli, 'create', '--out', out, '--name', 'gsp-e2e', '--rsa-bits', '1024']);
+    const first = await run(process.execPath, [
+      cli,
+      'create',
+      '--out',
+      out,
+      '--name',
+      'gsp-e2e',
+      '--rsa-bits',
+      '1024',
+    ]);
     const id = first.stdout.trim();
     assert.match(id, /^gsp-e2e@[1-9A-HJ-NP-Za-km-z]{26,35}$/);
     const file = JSON.parse(await readFile(out, 'utf8'));
     assert.equal(file.id, id);
     assert.equal((await stat(out)).mode & 0o777, 0o600);
-    await assert.rejects(run(process.execPath, [cli, 'create', '--out', out]), (err: { code: number; stderr: string }) => {
-      assert.equal(err.code, 1);
-      assert.match(err.stderr, /refusing to overwrite/);
-      return true;
-    });
+    await assert.rejects(
+      run(process.execPath, [cli, 'create', '--out', out]),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 1);
+        assert.match(err.stderr, /refusing to overwrite/);
+        return true;
+      },
+    );
     assert.equal(JSON.parse(await readFile(out, 'utf8')).id, id, 'the existing file is untouched');
     const shown = await run(process.execPath, [cli, 'show', out]);
     assert.equal(JSON.parse(shown.stdout).id, id);

@@ -28,8 +28,10 @@ export function attachedVisa(message: ReliableMessage, meta: Meta): Document | u
   const value = message.visa;
   if (value === undefined || value === null) return undefined;
   const visa = parseDocument(value);
-  if (!visa.id.isSameAs(message.sender)) throw new ProtocolError('BAD_DOCUMENT', 'attached visa belongs to another ID');
-  if (!visa.verify(meta.key)) throw new ProtocolError('BAD_DOCUMENT', 'attached visa does not verify with the meta key');
+  if (!visa.id.isSameAs(message.sender))
+    throw new ProtocolError('BAD_DOCUMENT', 'attached visa belongs to another ID');
+  if (!visa.verify(meta.key))
+    throw new ProtocolError('BAD_DOCUMENT', 'attached visa does not verify with the meta key');
   return visa;
 }
 

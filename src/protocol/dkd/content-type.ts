@@ -49,7 +49,8 @@ const ALIASES: Record<string, number> = {
  * when absent or unrecognizable (callers decide whether that is an error).
  */
 export function parseContentType(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 && value <= 0xff ? value : undefined;
+  if (typeof value === 'number')
+    return Number.isInteger(value) && value >= 0 && value <= 0xff ? value : undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > 16) return undefined;
   if (/^\d+$/.test(value)) return parseContentType(Number(value));
   if (/^0x[0-9a-fA-F]{1,2}$/.test(value)) return Number.parseInt(value.slice(2), 16);

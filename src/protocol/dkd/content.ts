@@ -84,11 +84,19 @@ export function compatContent(dict: Record<string, unknown>): Record<string, unk
 }
 
 /** Start a new station content of `type` with a fresh sn and time (seconds). */
-export function newContent(type: number, now: number, fields: Record<string, unknown>): Record<string, unknown> {
+export function newContent(
+  type: number,
+  now: number,
+  fields: Record<string, unknown>,
+): Record<string, unknown> {
   return compatContent({ type, sn: nextSerialNumber(), time: now, ...fields });
 }
 
 /** A command content (type 0x88) named `command`. */
-export function newCommand(command: string, now: number, fields: Record<string, unknown> = {}): Record<string, unknown> {
+export function newCommand(
+  command: string,
+  now: number,
+  fields: Record<string, unknown> = {},
+): Record<string, unknown> {
   return newContent(ContentType.COMMAND, now, { command, ...fields });
 }

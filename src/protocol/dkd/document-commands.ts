@@ -95,5 +95,9 @@ export function buildDocumentsResponse(
 
 /** A `meta` / `documents` query the station sends to neighbours. */
 export function buildDocumentsQuery(id: ID, now: number, lastTime?: number): Record<string, unknown> {
-  return newCommand('documents', now, lastTime === undefined ? { did: id.string } : { did: id.string, last_time: lastTime });
+  return newCommand(
+    'documents',
+    now,
+    lastTime === undefined ? { did: id.string } : { did: id.string, last_time: lastTime },
+  );
 }

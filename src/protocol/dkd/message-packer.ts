@@ -5,13 +5,14 @@
 import { ProtocolError } from '../protocol-error.ts';
 import type { PrivateKey, PublicKey } from '../crypto/asymmetric-key.ts';
 import { base64Encode, utf8Decode, utf8Encode } from '../crypto/encoding.ts';
-import { AesKey, PLAIN_KEY, serializeSymmetricKey, symmetricKeyFromBytes } from '../crypto/symmetric-key.ts';
+import { AesKey, PLAIN_KEY, serializeSymmetricKey, symmetricKeyFromDict } from '../crypto/symmetric-key.ts';
 import type { SymmetricKey } from '../crypto/symmetric-key.ts';
 import type { ID } from '../mkm/identifier.ts';
 import { compatContent, parseContent } from './content.ts';
 import type { Content } from './content.ts';
 import { parseContentType } from './content-type.ts';
 import { ReliableMessage } from './reliable-message.ts';
+import { expandSymmetricKeyKeys } from './short-keys.ts';
 
 /** An encryption key of the receiver: the visa key of one terminal, or the bare ID's key. */
 export interface ReceiverKey {
@@ -60,7 +61,8 @@ export function packMessage(options: PackOptions): ReliableMessage {
     signed = plaintext;
   } else {
     const receiverKeys = options.receiverKeys ?? [];
-    if (receiverKeys.length === 0) throw new ProtocolError('NO_KEY_FOR_RECEIVER', 'no encryption key for the receiver');
+    if (receiverKeys.length === 0)
+      throw new ProtocolError('NO_KEY_FOR_RECEIVER', 'no encryption key for the receiver');
     const key = options.symmetricKey ?? AesKey.generate();
     const { ciphertext, iv } = key.encrypt(plaintext);
     const serializedKey = serializeSymmetricKey(key);
@@ -114,6 +116,23 @@ export interface OpenedMessage {
   readonly key: SymmetricKey;
 }
 
+/**
+ * Parse decrypted key bytes (UTF-8 JSON of a key dictionary, short keys `A`/`D`/`I` expanded). Anything
+ * else is rejected: with RSA implicit rejection a wrong private key yields random bytes.
+ */
+function decodeSymmetricKey(bytes: Uint8Array): SymmetricKey {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8Decode(bytes));
+  } catch (cause) {
+    throw new ProtocolError('BAD_SYMMETRIC_KEY', 'decrypted key is not JSON', { cause });
+  }
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+    parsed = expandSymmetricKeyKeys(parsed as Record<string, unknown>);
+  }
+  return symmetricKeyFromDict(parsed);
+}
+
 function decodeContent(bytes: Uint8Array): Content {
   let parsed: unknown;
   try {
@@ -139,7 +158,7 @@ export function openMessage(message: ReliableMessage, options: OpenOptions): Ope
     for (const privateKey of options.privateKeys) {
       if (!privateKey.canDecrypt) continue;
       try {
-        const key = symmetricKeyFromBytes(privateKey.decrypt(encrypted));
+        const key = decodeSymmetricKey(privateKey.decrypt(encrypted));
         return { content: decodeContent(key.decrypt(ciphertext, iv)), key };
       } catch (err) {
         lastError = err;
@@ -149,6 +168,7 @@ export function openMessage(message: ReliableMessage, options: OpenOptions): Ope
   if (candidates.length === 0 && options.cachedKey) {
     return { content: decodeContent(options.cachedKey.decrypt(ciphertext, iv)), key: options.cachedKey };
   }
-  if (candidates.length === 0) throw new ProtocolError('NO_KEY_FOR_RECEIVER', 'no key material and no cached key');
+  if (candidates.length === 0)
+    throw new ProtocolError('NO_KEY_FOR_RECEIVER', 'no key material and no cached key');
   throw new ProtocolError('DECRYPT_FAILED', 'no private key decrypts this message', { cause: lastError });
 }

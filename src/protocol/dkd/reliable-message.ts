@@ -136,7 +136,10 @@ export class ReliableMessage {
 }
 
 /** Parse a reliable message from JSON text or a parsed object. Throws BAD_JSON / BAD_MESSAGE / FIELD_TOO_LARGE. */
-export function parseReliableMessage(input: unknown, limits: MessageLimits = DEFAULT_MESSAGE_LIMITS): ReliableMessage {
+export function parseReliableMessage(
+  input: unknown,
+  limits: MessageLimits = DEFAULT_MESSAGE_LIMITS,
+): ReliableMessage {
   let value: unknown = input;
   if (typeof input === 'string') {
     try {
@@ -158,18 +161,21 @@ export function parseReliableMessage(input: unknown, limits: MessageLimits = DEF
   // A missing or invalid receiver means "anyone" (core-py Envelope).
   const receiver = tryParseId(dict['receiver']) ?? ANYONE;
   const groupValue = dict['group'];
-  const group = groupValue === undefined || groupValue === null || groupValue === '' ? undefined : tryParseId(groupValue);
+  const group =
+    groupValue === undefined || groupValue === null || groupValue === '' ? undefined : tryParseId(groupValue);
   if (groupValue !== undefined && groupValue !== null && groupValue !== '' && group === undefined) {
     throw new ProtocolError('BAD_MESSAGE', 'invalid group ID');
   }
   const data = dict['data'];
-  if (typeof data !== 'string' || data.length === 0) throw new ProtocolError('BAD_MESSAGE', 'message without data');
+  if (typeof data !== 'string' || data.length === 0)
+    throw new ProtocolError('BAD_MESSAGE', 'message without data');
   if (data.length > limits.maxDataLength) throw new ProtocolError('FIELD_TOO_LARGE', 'message data too long');
   const signature = dict['signature'];
   if (typeof signature !== 'string' || signature.length === 0) {
     throw new ProtocolError('BAD_MESSAGE', 'message without signature');
   }
-  if (signature.length > MAX_SIGNATURE_LENGTH) throw new ProtocolError('FIELD_TOO_LARGE', 'signature too long');
+  if (signature.length > MAX_SIGNATURE_LENGTH)
+    throw new ProtocolError('FIELD_TOO_LARGE', 'signature too long');
   const key = dict['key'];
   if (key !== undefined && (typeof key !== 'string' || key.length > MAX_KEY_LENGTH)) {
     throw new ProtocolError(typeof key === 'string' ? 'FIELD_TOO_LARGE' : 'BAD_MESSAGE', 'bad `key` field');
@@ -180,7 +186,8 @@ export function parseReliableMessage(input: unknown, limits: MessageLimits = DEF
       throw new ProtocolError('BAD_MESSAGE', '`keys` is not a map');
     }
     const entries = Object.keys(keys);
-    if (entries.length > limits.maxKeys) throw new ProtocolError('FIELD_TOO_LARGE', 'too many `keys` entries');
+    if (entries.length > limits.maxKeys)
+      throw new ProtocolError('FIELD_TOO_LARGE', 'too many `keys` entries');
   }
   return new ReliableMessage(dict, sender, receiver, group);
 }

@@ -18,10 +18,17 @@ export function parseAnsNames(content: Content): string[] | undefined {
   if (content.command !== 'ans') return undefined;
   const names = content.dict['names'];
   if (typeof names !== 'string') return [];
-  return names.split(/\s+/).filter((n) => n.length > 0).slice(0, MAX_ANS_NAMES);
+  return names
+    .split(/\s+/)
+    .filter((n) => n.length > 0)
+    .slice(0, MAX_ANS_NAMES);
 }
 
-export function buildAnsResponse(names: readonly string[], records: Record<string, string>, now: number): Record<string, unknown> {
+export function buildAnsResponse(
+  names: readonly string[],
+  records: Record<string, string>,
+  now: number,
+): Record<string, unknown> {
   const missed = names.filter((n) => !(n in records));
   return newCommand('ans', now, { names: names.join(' '), records, missed });
 }
@@ -47,7 +54,11 @@ export function parseListCommand(content: Content): ListCommand | undefined {
   return { name, list: ids };
 }
 
-export function buildListCommand(name: 'block' | 'mute', list: readonly ID[], now: number): Record<string, unknown> {
+export function buildListCommand(
+  name: 'block' | 'mute',
+  list: readonly ID[],
+  now: number,
+): Record<string, unknown> {
   return newCommand(name, now, { list: list.map((id) => id.string) });
 }
 
@@ -63,7 +74,10 @@ export function parseForward(content: Content): unknown[] | undefined {
   return out;
 }
 
-export function buildForward(messages: readonly Record<string, unknown>[], now: number): Record<string, unknown> {
+export function buildForward(
+  messages: readonly Record<string, unknown>[],
+  now: number,
+): Record<string, unknown> {
   const fields: Record<string, unknown> = { secrets: messages };
   if (messages.length === 1) fields['forward'] = messages[0];
   return newContent(ContentType.FORWARD, now, fields);
@@ -78,6 +92,10 @@ export function parseArray(content: Content): unknown[] | undefined {
   return contents;
 }
 
-export function buildText(text: string, now: number, fields: Record<string, unknown> = {}): Record<string, unknown> {
+export function buildText(
+  text: string,
+  now: number,
+  fields: Record<string, unknown> = {},
+): Record<string, unknown> {
   return newContent(ContentType.TEXT, now, { text, ...fields });
 }

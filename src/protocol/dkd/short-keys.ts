@@ -28,7 +28,10 @@ const SYMMETRIC_KEY_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['I', 'iv'],
 ];
 
-function expand(dict: Record<string, unknown>, table: ReadonlyArray<readonly [string, string]>): Record<string, unknown> {
+function expand(
+  dict: Record<string, unknown>,
+  table: ReadonlyArray<readonly [string, string]>,
+): Record<string, unknown> {
   let out = dict;
   for (const [short, long] of table) {
     if (short in dict && !(long in dict)) {

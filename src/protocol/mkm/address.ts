@@ -67,7 +67,8 @@ export function isValidEip55(address: string): boolean {
 /** ETH-style address of a secp256k1 public key (65-byte point; 64-byte x‖y accepted). */
 export function ethAddress(point: Uint8Array): Address {
   const xy = point.length === 65 ? point.subarray(1) : point;
-  if (xy.length !== 64) throw new ProtocolError('BAD_KEY', 'ETH address needs an uncompressed secp256k1 point');
+  if (xy.length !== 64)
+    throw new ProtocolError('BAD_KEY', 'ETH address needs an uncompressed secp256k1 point');
   return { kind: 'eth', text: eip55(hexEncode(keccak256(xy).subarray(12))), network: EntityType.USER };
 }
 
@@ -76,8 +77,9 @@ const ETH_RE = /^0x[0-9A-Za-z]{40}$/;
 /** Parse an address string. Throws BAD_ADDRESS when it is none of the accepted forms. */
 export function parseAddress(text: string): Address {
   const lower = text.toLowerCase();
-  if (lower === 'anywhere') return text === ANYWHERE.text ? ANYWHERE : { ...ANYWHERE, text };
-  if (lower === 'everywhere') return text === EVERYWHERE.text ? EVERYWHERE : { ...EVERYWHERE, text };
+  // Broadcast words match case-insensitively and are canonicalized to lowercase.
+  if (lower === 'anywhere') return ANYWHERE;
+  if (lower === 'everywhere') return EVERYWHERE;
   const length = text.length;
   if (length >= 26 && length <= 35) {
     const btc = parseBtc(text);

@@ -27,7 +27,13 @@ export class Document {
   readonly dict: Readonly<Record<string, unknown>>;
   #properties: Record<string, unknown> | undefined;
 
-  constructor(type: DocumentType, id: ID, data: string, signature: Uint8Array, dict: Record<string, unknown>) {
+  constructor(
+    type: DocumentType,
+    id: ID,
+    data: string,
+    signature: Uint8Array,
+    dict: Record<string, unknown>,
+  ) {
     this.type = type;
     this.id = id;
     this.data = data;
@@ -45,7 +51,9 @@ export class Document {
         parsed = undefined;
       }
       this.#properties =
-        parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+        parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+          ? (parsed as Record<string, unknown>)
+          : {};
     }
     return this.#properties;
   }
@@ -116,8 +124,10 @@ export function parseDocument(value: unknown): Document {
   }
   const data = dict['data'];
   const signature = dict['signature'];
-  if (typeof data !== 'string' || data.length === 0) throw new ProtocolError('BAD_DOCUMENT', 'document without data');
-  if (data.length > MAX_DOCUMENT_DATA_LENGTH) throw new ProtocolError('FIELD_TOO_LARGE', 'document data too long');
+  if (typeof data !== 'string' || data.length === 0)
+    throw new ProtocolError('BAD_DOCUMENT', 'document without data');
+  if (data.length > MAX_DOCUMENT_DATA_LENGTH)
+    throw new ProtocolError('FIELD_TOO_LARGE', 'document data too long');
   if (typeof signature !== 'string' || signature.length === 0) {
     throw new ProtocolError('BAD_DOCUMENT', 'document without signature');
   }
@@ -142,7 +152,13 @@ export function signDocument(
   const props = { type, ...properties, time: now };
   const data = JSON.stringify(props);
   const signature = metaPrivateKey.sign(utf8Encode(data));
-  const dict: Record<string, unknown> = { type, did: id.string, ID: id.string, data, signature: base64Encode(signature) };
+  const dict: Record<string, unknown> = {
+    type,
+    did: id.string,
+    ID: id.string,
+    data,
+    signature: base64Encode(signature),
+  };
   if (terminal !== undefined) dict['terminal'] = terminal;
   return new Document(type, id, data, signature, dict);
 }

@@ -99,7 +99,8 @@ export function parseId(value: unknown): ID {
   const slash = value.indexOf('/');
   const left = slash < 0 ? value : value.slice(0, slash);
   const terminal = slash < 0 ? undefined : value.slice(slash + 1);
-  if (terminal !== undefined && !TERMINAL_RE.test(terminal)) throw new ProtocolError('BAD_ID', 'invalid terminal');
+  if (terminal !== undefined && !TERMINAL_RE.test(terminal))
+    throw new ProtocolError('BAD_ID', 'invalid terminal');
   const at = left.lastIndexOf('@');
   const name = at < 0 ? undefined : left.slice(0, at);
   if (name !== undefined && !NAME_RE.test(name)) throw new ProtocolError('BAD_ID', 'invalid ID name');

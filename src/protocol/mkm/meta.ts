@@ -34,7 +34,8 @@ export const MAX_FINGERPRINT_LENGTH = 2048;
 function metaType(value: unknown): MetaTypeValue {
   const key = typeof value === 'number' ? String(value) : typeof value === 'string' ? value : '';
   const type = TYPE_ALIASES[key];
-  if (type === undefined) throw new ProtocolError('BAD_META', `unsupported meta type ${JSON.stringify(value)}`);
+  if (type === undefined)
+    throw new ProtocolError('BAD_META', `unsupported meta type ${JSON.stringify(value)}`);
   return type;
 }
 
@@ -95,8 +96,10 @@ export class Meta {
         }
         return btcAddress(this.key.data, network);
       case MetaType.ETH:
-        if (!(this.key instanceof EccPublicKey)) throw new ProtocolError('BAD_META', 'ETH meta needs an ECC key');
-        if (network !== EntityType.USER) throw new ProtocolError('BAD_META', 'ETH addresses are for users only');
+        if (!(this.key instanceof EccPublicKey))
+          throw new ProtocolError('BAD_META', 'ETH meta needs an ECC key');
+        if (network !== EntityType.USER)
+          throw new ProtocolError('BAD_META', 'ETH addresses are for users only');
         return ethAddress(this.key.point);
     }
   }
@@ -117,7 +120,8 @@ export class Meta {
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { type: this.type, version: this.type, key: this.key.dict };
     if (this.seed !== undefined) out['seed'] = this.seed;
-    if (this.fingerprint !== undefined) out['fingerprint'] = this.dict['fingerprint'] ?? base64Encode(this.fingerprint);
+    if (this.fingerprint !== undefined)
+      out['fingerprint'] = this.dict['fingerprint'] ?? base64Encode(this.fingerprint);
     return out;
   }
 }
@@ -135,9 +139,11 @@ export function parseMeta(value: unknown): Meta {
   const fingerprint = dict['fingerprint'];
   const hasSeed = seed !== undefined && seed !== null && seed !== '';
   const hasFingerprint = fingerprint !== undefined && fingerprint !== null && fingerprint !== '';
-  if (hasSeed !== hasFingerprint) throw new ProtocolError('BAD_META', 'meta has only one of seed and fingerprint');
+  if (hasSeed !== hasFingerprint)
+    throw new ProtocolError('BAD_META', 'meta has only one of seed and fingerprint');
   if (!hasSeed) return new Meta(type, key, undefined, undefined, dict);
-  if (typeof seed !== 'string' || seed.length > MAX_SEED_LENGTH) throw new ProtocolError('BAD_META', 'bad meta seed');
+  if (typeof seed !== 'string' || seed.length > MAX_SEED_LENGTH)
+    throw new ProtocolError('BAD_META', 'bad meta seed');
   if (typeof fingerprint !== 'string' || fingerprint.length > MAX_FINGERPRINT_LENGTH) {
     throw new ProtocolError('BAD_META', 'bad meta fingerprint');
   }

@@ -1,10 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createStationIdentity, identityFromKeyFile, identityToKeyFile } from '../../../src/identity/station-identity.ts';
+import {
+  createStationIdentity,
+  identityFromKeyFile,
+  identityToKeyFile,
+} from '../../../src/identity/station-identity.ts';
 import { isProtocolError } from '../../../src/protocol/protocol-error.ts';
 import { utf8Encode } from '../../../src/protocol/crypto/encoding.ts';
 
-const identity = createStationIdentity({ name: 'gsp-test', host: '127.0.0.1', port: 9394, rsaBits: 1024, now: 1_800_000_000 });
+const identity = createStationIdentity({
+  name: 'gsp-test',
+  host: '127.0.0.1',
+  port: 9394,
+  rsaBits: 1024,
+  now: 1_800_000_000,
+});
 
 test('a new station identity is a STATION whose meta generates its ID and whose visa verifies', () => {
   assert.equal(identity.id.name, 'gsp-test');
@@ -38,15 +48,27 @@ test('a tampered key file is refused with a coded error', () => {
   const base = (): Record<string, unknown> => JSON.parse(JSON.stringify(identityToKeyFile(identity)));
   const otherId = base();
   otherId['id'] = 'gsp-other@' + identity.id.address.text;
-  assert.throws(() => identityFromKeyFile(otherId), (e) => isProtocolError(e, 'META_MISMATCH'));
+  assert.throws(
+    () => identityFromKeyFile(otherId),
+    (e) => isProtocolError(e, 'META_MISMATCH'),
+  );
   const other = createStationIdentity({ name: 'gsp-test', rsaBits: 1024, now: 1_800_000_000 });
   const swappedKey = base();
   swappedKey['identity_key'] = other.identityKey.toDict();
-  assert.throws(() => identityFromKeyFile(swappedKey), (e) => isProtocolError(e, 'BAD_KEY'));
+  assert.throws(
+    () => identityFromKeyFile(swappedKey),
+    (e) => isProtocolError(e, 'BAD_KEY'),
+  );
   const swappedVisaKey = base();
   swappedVisaKey['decrypt_keys'] = other.decryptKeys.map((k) => k.toDict());
-  assert.throws(() => identityFromKeyFile(swappedVisaKey), (e) => isProtocolError(e, 'BAD_KEY'));
+  assert.throws(
+    () => identityFromKeyFile(swappedVisaKey),
+    (e) => isProtocolError(e, 'BAD_KEY'),
+  );
   const forgedVisa = base();
   forgedVisa['visa'] = other.visa.toJSON();
-  assert.throws(() => identityFromKeyFile(forgedVisa), (e) => isProtocolError(e, 'BAD_DOCUMENT'));
+  assert.throws(
+    () => identityFromKeyFile(forgedVisa),
+    (e) => isProtocolError(e, 'BAD_DOCUMENT'),
+  );
 });

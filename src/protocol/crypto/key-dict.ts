@@ -23,7 +23,7 @@ const ALIASES: Record<string, AsymmetricAlgorithm | SymmetricAlgorithm> = {
 
 /** Map an algorithm name (or alias) to its canonical name, or undefined when unknown. */
 export function canonicalAlgorithm(name: string): AsymmetricAlgorithm | SymmetricAlgorithm | undefined {
-  return ALIASES[name];
+  return Object.hasOwn(ALIASES, name) ? ALIASES[name] : undefined;
 }
 
 /** Validate the outer shape of a key dictionary. */

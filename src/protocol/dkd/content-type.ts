@@ -54,5 +54,6 @@ export function parseContentType(value: unknown): number | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > 16) return undefined;
   if (/^\d+$/.test(value)) return parseContentType(Number(value));
   if (/^0x[0-9a-fA-F]{1,2}$/.test(value)) return Number.parseInt(value.slice(2), 16);
-  return ALIASES[value];
+  // own properties only: "toString" / "constructor" must not resolve to Object.prototype members
+  return Object.hasOwn(ALIASES, value) ? ALIASES[value] : undefined;
 }

@@ -33,7 +33,7 @@ export const MAX_FINGERPRINT_LENGTH = 2048;
 
 function metaType(value: unknown): MetaTypeValue {
   const key = typeof value === 'number' ? String(value) : typeof value === 'string' ? value : '';
-  const type = TYPE_ALIASES[key];
+  const type = Object.hasOwn(TYPE_ALIASES, key) ? TYPE_ALIASES[key] : undefined;
   if (type === undefined)
     throw new ProtocolError('BAD_META', `unsupported meta type ${JSON.stringify(value)}`);
   return type;

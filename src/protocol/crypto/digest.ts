@@ -13,7 +13,7 @@ export function keccak256(data: Uint8Array): Uint8Array {
   return keccak_256(data);
 }
 
-/** RIPEMD-160: OpenSSL 3 ships it only in the legacy provider, so use noble's. */
+/** RIPEMD-160: noble's is faster than OpenSSL's for the 32-byte inputs addresses hash (bench/RESULTS.md). */
 export function ripemd160(data: Uint8Array): Uint8Array {
   return nobleRipemd160(data);
 }

@@ -80,7 +80,12 @@ export class EccPublicKey implements PublicKey {
 
   constructor(point: Uint8Array, dict?: KeyDict) {
     this.point = point;
-    this.dict = dict ?? { algorithm: 'ECC', data: encodePem('PUBLIC KEY', spkiOf(point)), curve: 'secp256k1', digest: 'SHA256' };
+    this.dict = dict ?? {
+      algorithm: 'ECC',
+      data: encodePem('PUBLIC KEY', spkiOf(point)),
+      curve: 'secp256k1',
+      digest: 'SHA256',
+    };
     this.data = this.dict['compressed'] === true ? secp256k1.Point.fromBytes(point).toBytes(true) : point;
   }
 
@@ -90,7 +95,11 @@ export class EccPublicKey implements PublicKey {
   }
 
   get keyObject(): KeyObject {
-    this.#keyObject ??= createPublicKey({ key: Buffer.from(spkiOf(this.point)), format: 'der', type: 'spki' });
+    this.#keyObject ??= createPublicKey({
+      key: Buffer.from(spkiOf(this.point)),
+      format: 'der',
+      type: 'spki',
+    });
     return this.#keyObject;
   }
 
@@ -120,7 +129,8 @@ export function parseEccPrivateData(data: string): Uint8Array {
   if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return checkScalar(hexDecode(trimmed));
   const block = parsePemBlocks(trimmed).find((b) => b.label === '' || b.label.includes('PRIVATE KEY'));
   if (!block) throw new ProtocolError('BAD_PEM', 'no private key block');
-  const attempts: Array<'pkcs8' | 'sec1'> = block.label === 'EC PRIVATE KEY' ? ['sec1', 'pkcs8'] : ['pkcs8', 'sec1'];
+  const attempts: Array<'pkcs8' | 'sec1'> =
+    block.label === 'EC PRIVATE KEY' ? ['sec1', 'pkcs8'] : ['pkcs8', 'sec1'];
   for (const type of attempts) {
     try {
       const key = createPrivateKey({ key: Buffer.from(block.der), format: 'der', type });
@@ -135,7 +145,8 @@ export function parseEccPrivateData(data: string): Uint8Array {
 }
 
 function checkScalar(scalar: Uint8Array): Uint8Array {
-  if (!secp256k1.utils.isValidSecretKey(scalar)) throw new ProtocolError('BAD_KEY', 'invalid secp256k1 scalar');
+  if (!secp256k1.utils.isValidSecretKey(scalar))
+    throw new ProtocolError('BAD_KEY', 'invalid secp256k1 scalar');
   return scalar;
 }
 
@@ -172,4 +183,3 @@ export class EccPrivateKey implements PrivateKey {
     return { algorithm: 'ECC', data: hexEncode(this.#scalar), curve: 'secp256k1', digest: 'SHA256' };
   }
 }
-

@@ -48,9 +48,10 @@ const BASE64URL_RE = /^[A-Za-z0-9\-_]*={0,2}$/;
  * rather than silently dropped bytes.
  */
 export function base64Decode(text: string): Uint8Array {
-  let body = text.includes('\n') || text.includes(' ') || text.includes('\r') || text.includes('\t')
-    ? text.replace(WHITESPACE_RE, '')
-    : text;
+  let body =
+    text.includes('\n') || text.includes(' ') || text.includes('\r') || text.includes('\t')
+      ? text.replace(WHITESPACE_RE, '')
+      : text;
   if (body.includes('\\/')) body = body.replaceAll('\\/', '/');
   const urlSafe = !BASE64_RE.test(body);
   if (urlSafe && !BASE64URL_RE.test(body)) throw new ProtocolError('BAD_BASE64', 'invalid base64 character');

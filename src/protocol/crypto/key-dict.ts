@@ -34,7 +34,8 @@ export function asKeyDict(value: unknown, maxDataLength = 16384): KeyDict {
   const dict = value as Record<string, unknown>;
   if (typeof dict['algorithm'] !== 'string') throw new ProtocolError('BAD_KEY', 'key without an algorithm');
   const data = dict['data'];
-  if (data !== undefined && typeof data !== 'string') throw new ProtocolError('BAD_KEY', 'key data is not a string');
+  if (data !== undefined && typeof data !== 'string')
+    throw new ProtocolError('BAD_KEY', 'key data is not a string');
   if (typeof data === 'string' && data.length > maxDataLength) {
     throw new ProtocolError('FIELD_TOO_LARGE', 'key data too long');
   }

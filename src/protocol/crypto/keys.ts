@@ -9,7 +9,9 @@ import { EccPrivateKey, EccPublicKey } from './ecc.ts';
 import { asKeyDict, canonicalAlgorithm } from './key-dict.ts';
 import { RsaPrivateKey, RsaPublicKey } from './rsa.ts';
 
-const CACHE_LIMIT = 16384;
+const CACHE_LIMIT = 8192;
+/** Longest public key `data` (a 4096-bit RSA SPKI PEM is ~800 characters). Bounds the cache's memory. */
+const MAX_PUBLIC_KEY_DATA = 4096;
 const publicKeyCache = new Map<string, PublicKey>();
 
 function cacheKey(algorithm: string, data: string, compressed: boolean): string {
@@ -18,7 +20,7 @@ function cacheKey(algorithm: string, data: string, compressed: boolean): string 
 
 /** Parse a public key dictionary (RSA or ECC, any accepted encoding). Throws BAD_KEY / UNSUPPORTED_KEY. */
 export function parsePublicKey(value: unknown): PublicKey {
-  const dict = asKeyDict(value);
+  const dict = asKeyDict(value, MAX_PUBLIC_KEY_DATA);
   const algorithm = canonicalAlgorithm(dict.algorithm);
   const data = dict.data ?? '';
   const key = cacheKey(algorithm ?? dict.algorithm, data, dict['compressed'] === true);

@@ -24,12 +24,26 @@ import { parsePemBlocks } from './pem.ts';
 
 const PADDING = constants.RSA_PKCS1_PADDING;
 
+/** Largest modulus accepted (bits) and largest public exponent: bounds the cost of a verify. */
+export const MAX_RSA_BITS = 4096;
+const MAX_RSA_EXPONENT = 0xffffffffn;
+
+function checkRsaBounds(key: KeyObject): KeyObject {
+  const details = key.asymmetricKeyDetails;
+  const bits = details?.modulusLength ?? 0;
+  const exponent = details?.publicExponent ?? 0n;
+  if (bits < 512 || bits > MAX_RSA_BITS || exponent < 3n || exponent > MAX_RSA_EXPONENT) {
+    throw new ProtocolError('BAD_KEY', `RSA key outside accepted bounds (${bits} bits)`);
+  }
+  return key;
+}
+
 function loadPublicDer(der: Uint8Array, preferPkcs1: boolean): KeyObject {
   const order: Array<'spki' | 'pkcs1'> = preferPkcs1 ? ['pkcs1', 'spki'] : ['spki', 'pkcs1'];
   for (const type of order) {
     try {
       const key = createPublicKey({ key: Buffer.from(der), format: 'der', type });
-      if (key.asymmetricKeyType === 'rsa') return key;
+      if (key.asymmetricKeyType === 'rsa') return checkRsaBounds(key);
     } catch {
       // try the other container
     }
@@ -79,7 +93,9 @@ export class RsaPublicKey implements PublicKey {
     try {
       return new Uint8Array(publicEncrypt({ key: this.keyObject, padding: PADDING }, plaintext));
     } catch (cause) {
-      throw new ProtocolError('BAD_KEY', 'RSA encryption failed (plaintext too long for the key?)', { cause });
+      throw new ProtocolError('BAD_KEY', 'RSA encryption failed (plaintext too long for the key?)', {
+        cause,
+      });
     }
   }
 
@@ -110,7 +126,8 @@ export class RsaPrivateKey implements PrivateKey {
     // A dictionary may hold the public and the private PEM together: take the private block.
     const blocks = parsePemBlocks(dict.data).filter((b) => b.label === '' || b.label.includes('PRIVATE KEY'));
     for (const block of blocks) {
-      const order: Array<'pkcs1' | 'pkcs8'> = block.label === 'PRIVATE KEY' ? ['pkcs8', 'pkcs1'] : ['pkcs1', 'pkcs8'];
+      const order: Array<'pkcs1' | 'pkcs8'> =
+        block.label === 'PRIVATE KEY' ? ['pkcs8', 'pkcs1'] : ['pkcs1', 'pkcs8'];
       for (const type of order) {
         try {
           return new RsaPrivateKey(createPrivateKey({ key: Buffer.from(block.der), format: 'der', type }));

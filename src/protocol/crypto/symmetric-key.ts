@@ -103,7 +103,9 @@ export function symmetricKeyFromDict(value: unknown): SymmetricKey {
   const name = typeof dict.algorithm === 'string' ? dict.algorithm : '';
   const algorithm = canonicalAlgorithm(name);
   if (algorithm === 'PLAIN') return PLAIN_KEY;
-  if (algorithm !== 'AES') throw new ProtocolError('BAD_SYMMETRIC_KEY', `unsupported symmetric key "${name}"`);
+  if (algorithm !== 'AES') {
+    throw new ProtocolError('BAD_SYMMETRIC_KEY', `unsupported symmetric key "${name}"`);
+  }
   let legacyIv: Uint8Array | undefined;
   try {
     legacyIv = optionalBase64(dict['iv']) ?? optionalBase64(dict['IV']);
@@ -122,11 +124,16 @@ export function symmetricKeyFromDict(value: unknown): SymmetricKey {
   if (typeof dict['passphrase'] === 'string') {
     // 2018-era key (vector V5): the passphrase right-padded with zero bytes to keySize (default 32).
     const size = typeof dict['keySize'] === 'number' ? dict['keySize'] : 32;
+    // Validate before allocating: the dict comes from decrypted (attacker-chosen) bytes.
+    if (size !== 16 && size !== 24 && size !== 32) {
+      throw new ProtocolError('BAD_SYMMETRIC_KEY', `bad AES keySize ${String(size)}`);
+    }
     const pass = utf8Encode(dict['passphrase']);
     if (pass.length > size) throw new ProtocolError('BAD_SYMMETRIC_KEY', 'passphrase longer than the key');
     const raw = new Uint8Array(size);
     raw.set(pass);
-    return new AesKey(raw, dict, legacyIv);
+    // Carry the derived key as `data` so that serializeSymmetricKey keeps the key material.
+    return new AesKey(raw, { ...dict, data: base64Encode(raw) }, legacyIv);
   }
   throw new ProtocolError('BAD_SYMMETRIC_KEY', 'AES key without data');
 }

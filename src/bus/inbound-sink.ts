@@ -1,0 +1,19 @@
+/**
+ * Where a gateway hands the reliable messages it accepted from clients. `publish` resolves only once the
+ * message is durable (Redis: XADD acknowledged); only then does the gateway acknowledge the client's frame.
+ */
+import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
+
+export interface MessageOrigin {
+  readonly gatewayId: string;
+  readonly connId: string;
+  /** The identity bound to the connection (naked ID string). */
+  readonly user: string;
+  readonly terminal: string | undefined;
+  /** Set when the gateway already answered the message's session effects (login, report). */
+  readonly handled?: 'login' | 'report';
+}
+
+export interface InboundSink {
+  publish(message: ReliableMessage, origin: MessageOrigin): Promise<void>;
+}

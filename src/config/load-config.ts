@@ -1,0 +1,131 @@
+/**
+ * The one place that reads the environment. Settings come from, in increasing precedence: defaults, a
+ * JSON config file (`DIM_CONFIG_FILE`), environment variables. Every setting is validated; a bad value is
+ * a ConfigError naming the variable, never a silent default.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DEFAULT_LIMITS } from './station-config.ts';
+import type { LimitsConfig, LogLevel, ProxyProtocolMode, StationConfig } from './station-config.ts';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Environment variable → limits field. */
+export const LIMIT_VARIABLES: Readonly<Record<string, keyof LimitsConfig>> = {
+  DIM_MAX_FRAME_BYTES: 'maxFrameBytes',
+  DIM_HANDSHAKE_TIMEOUT_MS: 'handshakeTimeoutMs',
+  DIM_IDLE_TIMEOUT_MS: 'idleTimeoutMs',
+  DIM_RATE_MESSAGES_PER_SECOND: 'messagesPerSecond',
+  DIM_RATE_BURST: 'messageBurst',
+  DIM_RATE_MAX_VIOLATIONS: 'maxRateViolations',
+  DIM_MAX_CONNECTIONS: 'maxConnections',
+  DIM_MAX_CONNECTIONS_PER_IP: 'maxConnectionsPerIp',
+  DIM_MAX_HELD_MESSAGES: 'maxHeldMessages',
+  DIM_MAX_OUTGOING_BYTES: 'maxOutgoingBytes',
+  DIM_MAX_PROTOCOL_ERRORS: 'maxProtocolErrors',
+};
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const PROXY_MODES: readonly ProxyProtocolMode[] = ['off', 'optional', 'required'];
+
+function positiveInt(name: string, value: unknown): number {
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
+    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function port(name: string, value: unknown): number {
+  const n = positiveInt(name, value);
+  if (n > 65535) throw new ConfigError(`${name} must be a TCP port (1..65535), got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+function bool(name: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1' || value === 'yes') return true;
+  if (value === 'false' || value === '0' || value === 'no') return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Build the configuration from `env` (pass `process.env`) and the working directory. File keys use the
+ * StationConfig field names (`host`, `port`, `limits: {maxFrameBytes…}`…).
+ */
+export function loadConfig(env: Env, cwd: string): StationConfig {
+  const file = env['DIM_CONFIG_FILE'] ? readConfigFile(resolve(cwd, env['DIM_CONFIG_FILE'])) : {};
+  const pick = (variable: string, key: string): unknown => env[variable] ?? file[key];
+  const fileLimits = (file['limits'] ?? {}) as Record<string, unknown>;
+  const limits: Record<string, number> = { ...DEFAULT_LIMITS };
+  for (const [variable, key] of Object.entries(LIMIT_VARIABLES)) {
+    const value = env[variable] ?? fileLimits[key];
+    if (value !== undefined) limits[key] = positiveInt(variable, value);
+  }
+  const dataDir = resolve(cwd, String(pick('DIM_DATA_DIR', 'dataDir') ?? 'data'));
+  const keyFile = pick('DIM_KEY_FILE', 'keyFile');
+  const publicPort = pick('DIM_PUBLIC_PORT', 'publicPort');
+  const redisUrl = pick('DIM_REDIS_URL', 'redisUrl');
+  if (redisUrl !== undefined && (typeof redisUrl !== 'string' || !/^rediss?:\/\//.test(redisUrl))) {
+    throw new ConfigError(`DIM_REDIS_URL must be a redis:// or rediss:// URL`);
+  }
+  const trusted = pick('DIM_TRUSTED_STATIONS', 'trustedStations');
+  const trustedStations =
+    trusted === undefined
+      ? []
+      : Array.isArray(trusted)
+        ? trusted.map(String)
+        : String(trusted)
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s.length > 0);
+  const publicHost = pick('DIM_PUBLIC_HOST', 'publicHost');
+  return {
+    host: String(pick('DIM_HOST', 'host') ?? '0.0.0.0'),
+    port: port('DIM_PORT', pick('DIM_PORT', 'port') ?? 9394),
+    publicHost: publicHost === undefined ? undefined : String(publicHost),
+    publicPort: publicPort === undefined ? undefined : port('DIM_PUBLIC_PORT', publicPort),
+    dataDir,
+    keyFile: keyFile === undefined ? join(dataDir, 'station.json') : resolve(cwd, String(keyFile)),
+    redisUrl: redisUrl as string | undefined,
+    redisPrefix: String(pick('DIM_REDIS_PREFIX', 'redisPrefix') ?? 'dim:'),
+    proxyProtocol: oneOf(
+      'DIM_PROXY_PROTOCOL',
+      pick('DIM_PROXY_PROTOCOL', 'proxyProtocol') ?? 'off',
+      PROXY_MODES,
+    ),
+    verifyAllMessages: bool(
+      'DIM_VERIFY_ALL_MESSAGES',
+      pick('DIM_VERIFY_ALL_MESSAGES', 'verifyAllMessages') ?? false,
+    ),
+    trustedStations,
+    logLevel: oneOf('DIM_LOG_LEVEL', pick('DIM_LOG_LEVEL', 'logLevel') ?? 'info', LOG_LEVELS),
+    limits: limits as unknown as LimitsConfig,
+  };
+}

@@ -1,0 +1,508 @@
+/**
+ * One actor per client connection, with an explicit state machine:
+ *
+ *   handshaking ──(Hello world! + our session key)──▶ bound ──(close)──▶ closed
+ *        └──────────────(deadline / close)──────────────────────────────▶ closed
+ *
+ * It answers handshakes itself (Start → `DIM?` with a fresh 64-hex session key, Restart with that key →
+ * `DIM!`), applies `login` / `report` to the session, verifies senders, holds messages from unbound
+ * connections (bounded) until the handshake, rate-limits, and hands everything else to the inbound sink.
+ * A client's frame is acknowledged only once every message in it was durably accepted or explicitly
+ * rejected (with a receipt where the sender can be told); nothing accepted is ever dropped.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { LimitsConfig } from '../config/station-config.ts';
+import type { InboundSink, MessageOrigin } from '../bus/inbound-sink.ts';
+import type { StationMessenger } from '../identity/station-messenger.ts';
+import { attachedMeta, attachedVisa } from '../protocol/dkd/attachments.ts';
+import type { Content } from '../protocol/dkd/content.ts';
+import { parseContent } from '../protocol/dkd/content.ts';
+import {
+  AGAIN,
+  HELLO,
+  SPEED_TEST,
+  SPEED_TEST_REPLY,
+  SUCCESS,
+  buildHandshakeReply,
+  parseHandshake,
+} from '../protocol/dkd/handshake-command.ts';
+import { parseLogin } from '../protocol/dkd/login-command.ts';
+import { verifyMessage } from '../protocol/dkd/message-packer.ts';
+import { buildReceipt } from '../protocol/dkd/receipt-command.ts';
+import type { ReceiptOptions } from '../protocol/dkd/receipt-command.ts';
+import { parseReliableMessage } from '../protocol/dkd/reliable-message.ts';
+import type { MessageLimits, ReliableMessage } from '../protocol/dkd/reliable-message.ts';
+import { parseReport } from '../protocol/dkd/report-command.ts';
+import { EVERY_STATION, EVERYONE } from '../protocol/mkm/identifier.ts';
+import type { ID } from '../protocol/mkm/identifier.ts';
+import { ProtocolError, isProtocolError } from '../protocol/protocol-error.ts';
+import type { SessionRegistry } from '../registry/session-registry.ts';
+import type { IdentityDirectory } from '../storage/identity-directory.ts';
+import type { ChannelHandler, ClientChannel, CloseInfo } from '../transport/client-channel.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export type SessionState = 'handshaking' | 'bound' | 'closed';
+
+export interface SessionDeps {
+  readonly gatewayId: string;
+  readonly messenger: StationMessenger;
+  readonly directory: IdentityDirectory;
+  readonly sink: InboundSink;
+  readonly registry: SessionRegistry;
+  readonly limits: LimitsConfig;
+  readonly verifyAllMessages: boolean;
+  /** Station IDs (naked strings) allowed to relay other senders' messages. */
+  readonly trustedStations: ReadonlySet<string>;
+  readonly logger: Logger;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+}
+
+/** Why a message was refused; logged with this code and, where possible, told to the sender. */
+type RejectCode =
+  | 'RATE_LIMITED'
+  | 'SIGNATURE_INVALID'
+  | 'VERIFY_KEY_NOT_FOUND'
+  | 'SENDER_MISMATCH'
+  | 'HELD_QUEUE_FULL'
+  | 'IDENTITY_CONFLICT';
+
+class Rejection extends Error {
+  readonly code: RejectCode;
+  /** Whether the client should get an `OK` (the message is settled) or resend later. */
+  readonly settle: boolean;
+  constructor(code: RejectCode, message: string, settle: boolean) {
+    super(message);
+    this.code = code;
+    this.settle = settle;
+  }
+}
+
+interface HeldMessage {
+  readonly message: ReliableMessage;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+const messageLimitsOf = (limits: LimitsConfig): MessageLimits => ({
+  maxDataLength: limits.maxFrameBytes,
+  maxKeys: 4096,
+});
+
+export class ClientSession implements ChannelHandler {
+  readonly channel: ClientChannel;
+  readonly sessionKey = randomBytes(32).toString('hex');
+  readonly #deps: SessionDeps;
+  readonly #log: Logger;
+  readonly #bucket: TokenBucket;
+  readonly #messageLimits: MessageLimits;
+  #state: SessionState = 'handshaking';
+  #user: ID | undefined;
+  #active = false;
+  #held: HeldMessage[] = [];
+  #rateViolations = 0;
+  #protocolErrors = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #handshakeTimer: NodeJS.Timeout | undefined;
+
+  constructor(channel: ClientChannel, deps: SessionDeps) {
+    this.channel = channel;
+    this.#deps = deps;
+    this.#log = deps.logger.child({ conn: channel.id, kind: channel.kind, remote: channel.remote.address });
+    this.#bucket = new TokenBucket(deps.limits.messagesPerSecond, deps.limits.messageBurst, deps.now());
+    this.#messageLimits = messageLimitsOf(deps.limits);
+    this.#handshakeTimer = setTimeout(() => {
+      if (this.#state === 'handshaking') {
+        this.#log.info({ code: 'HANDSHAKE_TIMEOUT' }, 'no handshake before the deadline');
+        channel.close('HANDSHAKE_TIMEOUT', `no handshake within ${deps.limits.handshakeTimeoutMs} ms`);
+      }
+    }, deps.limits.handshakeTimeoutMs);
+    this.#handshakeTimer.unref();
+    channel.setHandler(this);
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get user(): ID | undefined {
+    return this.#user;
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  // ---- channel events -------------------------------------------------------------------------------
+
+  onPackage(body: Buffer, ack: () => void): void {
+    // Parse and classify strictly in arrival order; durable acceptance may complete later, in order.
+    this.#chain = this.#chain.then(() => {
+      const settled = this.#processPackage(body);
+      settled.then(ack, (err: unknown) => this.#notAcked(err));
+    });
+  }
+
+  onClose(info: CloseInfo): void {
+    if (this.#state === 'closed') return;
+    const wasBound = this.#state === 'bound';
+    this.#state = 'closed';
+    clearTimeout(this.#handshakeTimer);
+    for (const held of this.#held) held.reject(new Error('connection closed before the handshake'));
+    this.#held = [];
+    this.#log.info({ code: info.code, local: info.local, user: this.#user?.string }, 'connection closed');
+    if (wasBound) {
+      this.#deps.registry
+        .unbind(this.#deps.gatewayId, this.channel.id)
+        .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'unbind failed'));
+    }
+  }
+
+  // ---- package processing ---------------------------------------------------------------------------
+
+  /** One frame may carry several JSON messages separated by newlines. Resolves when all are settled. */
+  #processPackage(body: Buffer): Promise<void> {
+    const text = body.toString('utf8');
+    const lines = text.startsWith('{') ? text.split(/\r?\n/).filter((l) => l.trim().length > 0) : [text];
+    const settled: Promise<void>[] = [];
+    for (const line of lines) {
+      if (this.#state === 'closed') return Promise.reject(new Error('connection closed'));
+      settled.push(this.#processLine(line));
+    }
+    return Promise.all(settled).then(() => undefined);
+  }
+
+  #processLine(line: string): Promise<void> {
+    if (!this.#bucket.take(this.#deps.now())) {
+      this.#rateViolations += 1;
+      if (this.#rateViolations > this.#deps.limits.maxRateViolations) {
+        this.#log.warn(
+          { code: 'RATE_LIMITED', violations: this.#rateViolations },
+          'persistent rate excess: closing',
+        );
+        this.channel.close('RATE_LIMITED', 'message rate limit exceeded persistently');
+        return Promise.reject(new Error('rate limited'));
+      }
+      return this.#refuse(
+        line,
+        new Rejection('RATE_LIMITED', 'Message rejected: rate limit exceeded.', true),
+      );
+    }
+    let message: ReliableMessage;
+    try {
+      message = parseReliableMessage(line, this.#messageLimits);
+    } catch (err) {
+      this.#protocolError(err, 'unparseable message');
+      return Promise.resolve();
+    }
+    return this.#processMessage(message).catch((err: unknown) => {
+      if (err instanceof Rejection) return this.#reject(message, err);
+      if (isProtocolError(err)) {
+        this.#protocolError(err, 'message refused');
+        return undefined;
+      }
+      throw err;
+    });
+  }
+
+  async #processMessage(message: ReliableMessage): Promise<void> {
+    const deps = this.#deps;
+    await this.#acceptAttachments(message);
+    const bound = this.#state === 'bound' ? this.#user : undefined;
+    const fromBoundUser = bound !== undefined && message.sender.isSameAs(bound);
+    if (bound !== undefined && !fromBoundUser && !deps.trustedStations.has(bound.naked().string)) {
+      throw new Rejection(
+        'SENDER_MISMATCH',
+        'Message rejected: sender does not match the logged-in user.',
+        true,
+      );
+    }
+    const needsVerify = !fromBoundUser || deps.verifyAllMessages;
+    if (needsVerify) {
+      const keys = await deps.directory.verifyKeys(message.sender);
+      if (keys.length === 0) {
+        // Unknown sender before the handshake: hold it; it is verified (or trusted) once bound.
+        if (bound === undefined) return this.#hold(message);
+        throw new Rejection('VERIFY_KEY_NOT_FOUND', 'Message rejected: sender keys not found.', true);
+      }
+      if (!verifyMessage(message, keys))
+        throw new ProtocolError('SIGNATURE_INVALID', 'signature does not verify');
+    }
+    const forStation = deps.messenger.isForStation(message.receiver);
+    const toEveryone = message.receiver.equals(EVERYONE) || message.receiver.equals(EVERY_STATION);
+    let content: Content | undefined;
+    if (forStation || toEveryone) content = this.#openForStation(message);
+    if (content !== undefined && content.command === 'handshake') return this.#handshake(message, content);
+    if (this.#state !== 'bound') return this.#hold(message);
+    if (content !== undefined) {
+      const handled = this.#sessionCommand(message, content);
+      if (handled !== undefined) return deps.sink.publish(message, this.#origin(handled));
+    }
+    return deps.sink.publish(message, this.#origin());
+  }
+
+  #openForStation(message: ReliableMessage): Content | undefined {
+    if (message.isBroadcast) {
+      try {
+        return parseContent(JSON.parse(message.data));
+      } catch {
+        throw new ProtocolError('BAD_CONTENT', 'broadcast content is not a JSON content');
+      }
+    }
+    try {
+      return this.#deps.messenger.open(message).content;
+    } catch (err) {
+      // Not decryptable here (e.g. a key for another terminal of the station): the dispatcher decides.
+      this.#log.debug(
+        { code: isProtocolError(err) ? err.code : 'DECRYPT_FAILED' },
+        'station message not opened',
+      );
+      return undefined;
+    }
+  }
+
+  async #acceptAttachments(message: ReliableMessage): Promise<void> {
+    if (message.meta === undefined && message.visa === undefined) return;
+    const directory = this.#deps.directory;
+    const meta = attachedMeta(message) ?? (await directory.meta(message.sender));
+    if (meta !== undefined && message.meta !== undefined) await directory.acceptMeta(message.sender, meta);
+    if (message.visa !== undefined) {
+      if (meta === undefined)
+        throw new ProtocolError('VERIFY_KEY_NOT_FOUND', 'visa attached without a known meta');
+      const visa = attachedVisa(message, meta);
+      if (visa) {
+        const verdict = await directory.acceptDocument(visa, this.#deps.now() / 1000, message.sender);
+        if (verdict !== 'saved' && verdict !== 'not-changed') {
+          this.#log.debug({ code: 'VISA_NOT_ACCEPTED', verdict }, 'attached visa not stored');
+        }
+      }
+    }
+  }
+
+  // ---- handshake ------------------------------------------------------------------------------------
+
+  async #handshake(message: ReliableMessage, content: Content): Promise<void> {
+    const request = parseHandshake(content);
+    if (request === undefined) return;
+    const remote: [string, number] = [this.channel.remote.address, this.channel.remote.port];
+    const attach =
+      message.receiver.string === 'station@anywhere' || content.group?.equals(EVERY_STATION) === true;
+    const now = this.#deps.now() / 1000;
+    if (request.title === SPEED_TEST) {
+      this.#send(
+        message.sender,
+        buildHandshakeReply(SPEED_TEST_REPLY, now, { remoteAddress: remote }),
+        attach,
+      );
+      return;
+    }
+    if (request.title !== HELLO) {
+      this.#sendReceipt(message, 'Command not support.', {
+        content,
+        template: 'Command (name: ${command}) not support yet!',
+        replacements: { command: 'handshake' },
+      });
+      return;
+    }
+    if (request.session !== this.sessionKey) {
+      this.#send(
+        message.sender,
+        buildHandshakeReply(AGAIN, now, { session: this.sessionKey, remoteAddress: remote }),
+        attach,
+      );
+      return;
+    }
+    if (this.#state === 'bound' && this.#user !== undefined && !message.sender.isSameAs(this.#user)) {
+      throw new Rejection(
+        'IDENTITY_CONFLICT',
+        'Handshake refused: this connection is logged in as another user.',
+        true,
+      );
+    }
+    this.#bind(message.sender);
+    this.#send(
+      message.sender,
+      buildHandshakeReply(SUCCESS, now, { session: this.sessionKey, remoteAddress: remote }),
+      attach,
+    );
+    this.#replayHeld();
+  }
+
+  #bind(sender: ID): void {
+    const first = this.#state !== 'bound';
+    this.#state = 'bound';
+    this.#user = sender;
+    this.#active = true;
+    clearTimeout(this.#handshakeTimer);
+    if (first) this.#log.info({ code: 'SESSION_BOUND', user: sender.string }, 'handshake complete');
+    this.#deps.registry
+      .bind({
+        gatewayId: this.#deps.gatewayId,
+        connId: this.channel.id,
+        user: sender.naked().string,
+        terminal: sender.terminal,
+        active: true,
+        since: this.#deps.now(),
+      })
+      .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'bind failed'));
+  }
+
+  #hold(message: ReliableMessage): Promise<void> {
+    if (this.#held.length >= this.#deps.limits.maxHeldMessages) {
+      // Not acknowledged: the client keeps it and resends; nothing accepted is dropped.
+      return Promise.reject(
+        new Rejection('HELD_QUEUE_FULL', 'too many messages before the handshake', false),
+      );
+    }
+    const first = this.#held.length === 0;
+    return new Promise<void>((resolve, reject) => {
+      this.#held.push({ message, resolve, reject });
+      if (first) {
+        const now = this.#deps.now() / 1000;
+        const reply = buildHandshakeReply(AGAIN, now, {
+          session: this.sessionKey,
+          remoteAddress: [this.channel.remote.address, this.channel.remote.port],
+          force: true,
+        });
+        this.#send(message.sender, reply, false);
+      }
+    });
+  }
+
+  #replayHeld(): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const { message, resolve, reject } of held) {
+      this.#processMessage(message)
+        .catch((err: unknown) => {
+          if (err instanceof Rejection) return this.#reject(message, err);
+          if (isProtocolError(err)) return this.#protocolError(err, 'held message refused');
+          throw err;
+        })
+        .then(resolve, reject);
+    }
+  }
+
+  // ---- login / report -------------------------------------------------------------------------------
+
+  /** Apply `login` / `report` to the session and answer them; returns what was handled, if anything. */
+  #sessionCommand(message: ReliableMessage, content: Content): 'login' | 'report' | undefined {
+    const login = parseLogin(content);
+    if (login !== undefined) {
+      if (!login.id.isSameAs(message.sender)) return undefined;
+      const station = login.station?.id;
+      if (station !== undefined && !station.isSameAs(this.#deps.messenger.identity.id)) {
+        return 'login'; // roaming to another station: recorded by the dispatcher, no reply
+      }
+      this.#setActive(true);
+      this.#sendReceipt(message, 'Login received.', {
+        content,
+        template: 'Login command received: ${did}.',
+        replacements: { did: login.id.string },
+      });
+      return 'login';
+    }
+    const report = parseReport(content);
+    if (report === undefined) return undefined;
+    if (report.title === 'online') {
+      this.#setActive(true);
+      this.#sendReceipt(message, 'Online received.', { content });
+      return 'report';
+    }
+    if (report.title === 'offline') {
+      this.#setActive(false);
+      return 'report';
+    }
+    if (this.#deps.messenger.isForStation(message.receiver)) {
+      this.#sendReceipt(message, 'Command not support.', {
+        content,
+        template: 'Report command (title: ${title}) not support yet!',
+        replacements: { title: report.title },
+      });
+      return 'report';
+    }
+    return undefined;
+  }
+
+  #setActive(active: boolean): void {
+    if (this.#active === active) return;
+    this.#active = active;
+    this.#deps.registry
+      .setActive(this.#deps.gatewayId, this.channel.id, active)
+      .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'setActive failed'));
+  }
+
+  // ---- replies and rejections -----------------------------------------------------------------------
+
+  #origin(handled?: 'login' | 'report'): MessageOrigin {
+    const user = this.#user as ID;
+    return {
+      gatewayId: this.#deps.gatewayId,
+      connId: this.channel.id,
+      user: user.naked().string,
+      terminal: user.terminal,
+      ...(handled === undefined ? {} : { handled }),
+    };
+  }
+
+  #send(to: ID, content: Record<string, unknown>, attachIdentity: boolean): void {
+    this.#deps.messenger
+      .pack(to, content, attachIdentity)
+      .then((reply) => this.channel.push(JSON.stringify(reply.dict), { signature: reply.signatureText }))
+      .catch((err: unknown) => {
+        const code = isProtocolError(err) ? err.code : 'REPLY_FAILED';
+        this.#log.warn({ code, to: to.string }, 'reply not sent');
+      });
+  }
+
+  #sendReceipt(message: ReliableMessage, text: string, options: ReceiptOptions): void {
+    this.#send(message.sender, buildReceipt(text, message, this.#deps.now() / 1000, options), false);
+  }
+
+  #reject(message: ReliableMessage, rejection: Rejection): Promise<void> {
+    this.#log.warn({ code: rejection.code, sender: message.sender.string }, 'message rejected');
+    if (!rejection.settle) return Promise.reject(rejection);
+    // Tell the sender when it is the connection's own user (never encrypt to an unproven claimed sender).
+    const user = this.#user;
+    if (user !== undefined && message.sender.isSameAs(user)) {
+      this.#sendReceipt(message, rejection.message, {
+        template: rejection.message,
+        replacements: { code: rejection.code },
+        extra: { error: { code: rejection.code } },
+      });
+    }
+    return Promise.resolve();
+  }
+
+  #refuse(line: string, rejection: Rejection): Promise<void> {
+    let message: ReliableMessage | undefined;
+    try {
+      message = parseReliableMessage(line, this.#messageLimits);
+    } catch {
+      message = undefined;
+    }
+    if (message) return this.#reject(message, rejection);
+    this.#log.warn({ code: rejection.code }, 'message rejected');
+    return Promise.resolve();
+  }
+
+  #protocolError(err: unknown, what: string): void {
+    this.#protocolErrors += 1;
+    const code = isProtocolError(err) ? err.code : 'INTERNAL_ERROR';
+    this.#log.warn({ code, count: this.#protocolErrors }, what);
+    if (!isProtocolError(err)) this.#log.error({ err }, 'unexpected error while processing a message');
+    if (this.#protocolErrors > this.#deps.limits.maxProtocolErrors && this.#state !== 'closed') {
+      this.channel.close('PROTOCOL_ERROR', `too many invalid messages (last: ${code})`);
+    }
+  }
+
+  #notAcked(err: unknown): void {
+    if (err instanceof Rejection) return; // already logged
+    if (this.#state === 'closed') return;
+    this.#log.error(
+      { err, code: 'NOT_ACCEPTED' },
+      'message not durably accepted: no OK sent, the client will resend',
+    );
+  }
+}

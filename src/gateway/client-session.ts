@@ -57,6 +57,8 @@ export interface SessionDeps {
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
+  /** Called once after the session closed (the gateway forgets it). */
+  readonly onClosed?: () => void;
 }
 
 /** Why a message was refused; logged with this code and, where possible, told to the sender. */
@@ -152,6 +154,7 @@ export class ClientSession implements ChannelHandler {
     for (const held of this.#held) held.reject(new Error('connection closed before the handshake'));
     this.#held = [];
     this.#log.info({ code: info.code, local: info.local, user: this.#user?.string }, 'connection closed');
+    this.#deps.onClosed?.();
     if (wasBound) {
       this.#deps.registry
         .unbind(this.#deps.gatewayId, this.channel.id)

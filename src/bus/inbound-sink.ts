@@ -16,4 +16,15 @@ export interface MessageOrigin {
 
 export interface InboundSink {
   publish(message: ReliableMessage, origin: MessageOrigin): Promise<void>;
+  /**
+   * Ask for the stored backlog of a terminal that just became reachable (handshake done, or back online).
+   * Messages stored after `until` (ms) are excluded: they are being delivered live.
+   */
+  requestBacklog(request: {
+    user: string;
+    terminal: string;
+    gatewayId: string;
+    connId: string;
+    until: number;
+  }): Promise<void>;
 }

@@ -106,6 +106,21 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
             .map((s) => s.trim())
             .filter((s) => s.length > 0);
   const publicHost = pick('DIM_PUBLIC_HOST', 'publicHost');
+  const ansValue = pick('DIM_ANS', 'ans');
+  const ans: Record<string, string> = {};
+  if (typeof ansValue === 'string') {
+    for (const pair of ansValue.split(',').filter((p) => p.trim().length > 0)) {
+      const [name, id] = pair.split('=').map((s) => s.trim());
+      if (!name || !id)
+        throw new ConfigError(
+          `DIM_ANS must be name=ID pairs separated by commas, got ${JSON.stringify(pair)}`,
+        );
+      ans[name] = id;
+    }
+  } else if (ansValue !== undefined && ansValue !== null && typeof ansValue === 'object') {
+    for (const [name, id] of Object.entries(ansValue)) ans[name] = String(id);
+  }
+  const instanceName = pick('DIM_INSTANCE_NAME', 'instanceName');
   return {
     host: String(pick('DIM_HOST', 'host') ?? '0.0.0.0'),
     port: port('DIM_PORT', pick('DIM_PORT', 'port') ?? 9394),
@@ -126,6 +141,9 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     ),
     trustedStations,
     logLevel: oneOf('DIM_LOG_LEVEL', pick('DIM_LOG_LEVEL', 'logLevel') ?? 'info', LOG_LEVELS),
+    shards: positiveInt('DIM_SHARDS', pick('DIM_SHARDS', 'shards') ?? 4),
+    ans,
+    instanceName: instanceName === undefined ? undefined : String(instanceName),
     limits: limits as unknown as LimitsConfig,
   };
 }

@@ -45,6 +45,12 @@ export interface StationConfig {
   /** Neighbour stations allowed to relay messages of other senders (still verified). */
   readonly trustedStations: readonly string[];
   readonly logLevel: LogLevel;
+  /** Inbound and store streams are split into this many shards (one receiver always in one shard). */
+  readonly shards: number;
+  /** ANS records: bot name → ID (e.g. archivist, announcer), for `NAME@anywhere` and `ans` queries. */
+  readonly ans: Readonly<Record<string, string>>;
+  /** Name of this process instance (consumer names, gateway ID); defaults to host-pid. */
+  readonly instanceName: string | undefined;
   readonly limits: LimitsConfig;
 }
 

@@ -39,6 +39,7 @@ import type { ID } from '../protocol/mkm/identifier.ts';
 import { ProtocolError, isProtocolError } from '../protocol/protocol-error.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
+import { DEFAULT_TERMINAL } from '../storage/inbox-store.ts';
 import type { ChannelHandler, ClientChannel, CloseInfo } from '../transport/client-channel.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -344,11 +345,33 @@ export class ClientSession implements ChannelHandler {
         gatewayId: this.#deps.gatewayId,
         connId: this.channel.id,
         user: sender.naked().string,
-        terminal: sender.terminal,
+        terminal: this.#terminal,
         active: true,
         since: this.#deps.now(),
       })
+      .then(() => this.#requestBacklog())
       .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'bind failed'));
+  }
+
+  /** The device tag of the bound user (`*` for clients that send none). */
+  get #terminal(): string {
+    return this.#user?.terminal ?? DEFAULT_TERMINAL;
+  }
+
+  #requestBacklog(): void {
+    const user = this.#user;
+    if (user === undefined || this.#state !== 'bound') return;
+    this.#deps.sink
+      .requestBacklog({
+        user: user.naked().string,
+        terminal: this.#terminal,
+        gatewayId: this.#deps.gatewayId,
+        connId: this.channel.id,
+        until: this.#deps.now(),
+      })
+      .catch((err: unknown) =>
+        this.#log.error({ err, code: 'BACKLOG_REQUEST_FAILED' }, 'backlog not requested'),
+      );
   }
 
   #hold(message: ReliableMessage): Promise<void> {
@@ -433,6 +456,9 @@ export class ClientSession implements ChannelHandler {
     this.#active = active;
     this.#deps.registry
       .setActive(this.#deps.gatewayId, this.channel.id, active)
+      .then(() => {
+        if (active) this.#requestBacklog();
+      })
       .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'setActive failed'));
   }
 
@@ -444,7 +470,7 @@ export class ClientSession implements ChannelHandler {
       gatewayId: this.#deps.gatewayId,
       connId: this.channel.id,
       user: user.naked().string,
-      terminal: user.terminal,
+      terminal: this.#terminal,
       ...(handled === undefined ? {} : { handled }),
     };
   }

@@ -72,3 +72,30 @@ describe('loadConfig', () => {
     }
   });
 });
+
+describe('loadConfig: shards, ANS and instance name', () => {
+  it('parses DIM_ANS pairs and DIM_SHARDS', () => {
+    const config = loadConfig(
+      {
+        DIM_ANS: 'archivist=archivist@2PaF5csHmt8n1e2wdDimHHyj1HrdW3QZur9, monitor=monitor@x',
+        DIM_SHARDS: '8',
+        DIM_INSTANCE_NAME: 'gw-1',
+      },
+      '/',
+    );
+    assert.deepEqual(config.ans, {
+      archivist: 'archivist@2PaF5csHmt8n1e2wdDimHHyj1HrdW3QZur9',
+      monitor: 'monitor@x',
+    });
+    assert.equal(config.shards, 8);
+    assert.equal(config.instanceName, 'gw-1');
+    assert.throws(
+      () => loadConfig({ DIM_ANS: 'archivist' }, '/'),
+      (e: unknown) => e instanceof ConfigError && e.message.includes('DIM_ANS'),
+    );
+    assert.throws(
+      () => loadConfig({ DIM_SHARDS: '0' }, '/'),
+      (e: unknown) => e instanceof ConfigError && e.message.includes('DIM_SHARDS'),
+    );
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * The offline inbox: every message for a user is stored before it is delivered, keyed by signature
+ * (dedup), with per-terminal delivery state — one device's acknowledgement never deletes another
+ * device's copy. An entry is removed when every terminal the user is known to use has it, or on expiry.
+ */
+
+export interface InboxMessage {
+  /** The message signature (dedup key). */
+  readonly sig: string;
+  /** Message time (ms) — the order of the backlog. */
+  readonly time: number;
+  /** When it was stored (ms); drains requested at bind time exclude messages stored later (delivered live). */
+  readonly storedAt: number;
+  /** Only this terminal wants it (message addressed to `ID/terminal`); undefined = every terminal. */
+  readonly terminal: string | undefined;
+  /** The reliable message JSON text. */
+  readonly json: string;
+}
+
+export interface InboxPage {
+  readonly entries: readonly InboxMessage[];
+  /** Cursor for the next page; undefined when this was the last one. */
+  readonly next: string | undefined;
+}
+
+export interface InboxStore {
+  /** Store unless a message with the same signature is stored for the user. Returns whether stored. */
+  put(user: string, message: InboxMessage): Promise<boolean>;
+  /** Record that `terminal` is one of the user's devices (its deliveries are then awaited). */
+  addTerminal(user: string, terminal: string): Promise<void>;
+  /**
+   * Messages not yet delivered to `terminal`, oldest first, stored at or before `until` (ms), after `cursor`.
+   * Expired entries are removed on the way.
+   */
+  page(
+    user: string,
+    terminal: string,
+    options: { limit: number; until: number; cursor?: string },
+  ): Promise<InboxPage>;
+  /** Mark delivered to `terminal`; the entry is deleted once every known terminal has it. */
+  markDelivered(user: string, terminal: string, sig: string): Promise<void>;
+  /** Stored messages of a user (inspection, tests). */
+  count(user: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Default expiry of stored messages: 7 days. */
+export const INBOX_TTL_MS = 7 * 24 * 3600 * 1000;
+/** The terminal name used for clients that send none. */
+export const DEFAULT_TERMINAL = '*';

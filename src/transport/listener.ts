@@ -1,0 +1,403 @@
+/**
+ * The station's TCP listener: MTP and WebSocket on one port (reference-station.md §2.1, §9.1, §10.4–5).
+ *
+ * Per connection, the first bytes are buffered until (a) the PROXY header is parsed when enabled and
+ * (b) the framing is certain (a first read split anywhere is never misclassified):
+ * - `mtp` → an MtpChannel over the socket (with the bytes read so far);
+ * - `websocket` → the socket goes to a private, non-listening `http.Server`; its `upgrade` goes to
+ *   `WebSocketServer.handleUpgrade` → a WsChannel; a plain GET gets `426 Upgrade Required`;
+ * - anything else → closed without a reply (UNKNOWN_PROTOCOL);
+ * - no decision (or no completed upgrade) within `detectTimeout` → closed (HANDSHAKE_TIMEOUT).
+ * Over `maxConnections`, or `maxConnectionsPerIp` for the (PROXY-resolved) client address, a connection is
+ * turned away with TOO_MANY_CONNECTIONS: a `BYE` for MTP, HTTP 503 for WebSocket.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CHANNEL_DEFAULTS, type ChannelOptions } from './channel-options.ts';
+import type { ClientChannel, CloseCode, RemoteAddress } from './client-channel.ts';
+import { MtpChannel, encodeMtpBye } from './mtp-channel.ts';
+import { sniffProtocol } from './protocol-sniffer.ts';
+import { mayBeProxyHeader, parseProxyHeader } from './proxy-protocol.ts';
+import { noopTransportLogger, type TransportLogger } from './transport-logger.ts';
+import { WsChannel } from './ws-channel.ts';
+
+export type ProxyProtocolMode = 'off' | 'optional' | 'required';
+
+export interface StationListenerOptions {
+  /** Listen address. Default `0.0.0.0`. */
+  readonly host?: string;
+  /** Listen port (0 picks a free one). */
+  readonly port: number;
+  /** PROXY protocol v1/v2 in front of every connection. Default `off`. */
+  readonly proxyProtocol?: ProxyProtocolMode;
+  /** Open connections (detecting or not). Default 100,000. */
+  readonly maxConnections?: number;
+  /** Open connections per client address (after PROXY resolution). Default 256. */
+  readonly maxConnectionsPerIp?: number;
+  /** Milliseconds to recognise the framing (and finish a WebSocket upgrade). Default 10 s. */
+  readonly detectTimeout?: number;
+  /** Limits and timings of the channels. */
+  readonly channel?: ChannelOptions;
+  readonly logger?: TransportLogger;
+  /** A new channel; install its handler right away (packages are held until then). */
+  readonly onChannel: (channel: ClientChannel) => void;
+}
+
+export const LISTENER_DEFAULTS = {
+  host: '0.0.0.0',
+  proxyProtocol: 'off' as ProxyProtocolMode,
+  maxConnections: 100_000,
+  maxConnectionsPerIp: 256,
+  detectTimeout: 10_000,
+};
+
+/** How long a connection over a limit may take to show its framing (to be told why it is turned away). */
+const REJECT_WINDOW = 2_000;
+/** Connections beyond `maxConnections` held open to be told why; more are dropped at once. */
+const REJECT_BACKLOG = 1024;
+
+const HTTP_503 =
+  'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n\r\nToo many connections\n';
+const HTTP_400 = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+const HTTP_426 =
+  'HTTP/1.1 426 Upgrade Required\r\nConnection: close\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n';
+
+type Stage = 'detect' | 'http' | 'channel';
+
+interface Connection {
+  readonly socket: Socket;
+  stage: Stage;
+  buffer: Buffer;
+  remote: RemoteAddress;
+  proxyDone: boolean;
+  /** The address counted in the per-IP table, once counted. */
+  countedIp: string | undefined;
+  rejected: boolean;
+  timer: NodeJS.Timeout | undefined;
+  channel: ClientChannel | undefined;
+  readonly onData: (chunk: Buffer) => void;
+}
+
+/** `::ffff:1.2.3.4` → `1.2.3.4`. */
+function plainAddress(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export class StationListener {
+  readonly #host: string;
+  readonly #port: number;
+  readonly #proxy: ProxyProtocolMode;
+  readonly #maxConnections: number;
+  readonly #maxPerIp: number;
+  readonly #detectTimeout: number;
+  readonly #channelOptions: ChannelOptions;
+  readonly #log: TransportLogger;
+  readonly #onChannel: (channel: ClientChannel) => void;
+  readonly #server: Server;
+  readonly #http = createHttpServer();
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<Connection>();
+  readonly #perIp = new Map<string, number>();
+  /** Connections by socket, for the http server's events. */
+  readonly #bySocket = new WeakMap<Duplex, Connection>();
+  #seq = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: StationListenerOptions) {
+    this.#host = options.host ?? LISTENER_DEFAULTS.host;
+    this.#port = options.port;
+    this.#proxy = options.proxyProtocol ?? LISTENER_DEFAULTS.proxyProtocol;
+    this.#maxConnections = options.maxConnections ?? LISTENER_DEFAULTS.maxConnections;
+    this.#maxPerIp = options.maxConnectionsPerIp ?? LISTENER_DEFAULTS.maxConnectionsPerIp;
+    this.#detectTimeout = options.detectTimeout ?? LISTENER_DEFAULTS.detectTimeout;
+    this.#channelOptions = options.channel ?? {};
+    this.#log = options.logger ?? noopTransportLogger;
+    this.#onChannel = options.onChannel;
+    this.#server = createServer((socket) => this.#accept(socket));
+    this.#server.on('error', (err) => this.#log.error({ err, code: 'LISTENER_ERROR' }, 'listener error'));
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.#channelOptions.maxBodyLength ?? CHANNEL_DEFAULTS.maxBodyLength,
+    });
+    this.#http.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
+    this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#onUpgrade(req, socket, head),
+    );
+    // Node's HTTP parser reports errors on `socket.server`, which is the net server that accepted it
+    const onClientError = (err: Error, socket: Duplex): void => {
+      this.#log.info({ code: 'HTTP_BAD_REQUEST', err: err.message }, 'bad HTTP request');
+      if (socket.writable) socket.end(HTTP_400);
+      socket.destroy();
+    };
+    this.#http.on('clientError', onClientError);
+    this.#server.on('clientError', onClientError);
+  }
+
+  /** Open connections (including those still being recognised). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Start listening; resolves with the bound address and port. */
+  listen(): Promise<{ address: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const server = this.#server;
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen({ host: this.#host, port: this.#port }, () => {
+        server.off('error', onError);
+        const bound = server.address() as AddressInfo;
+        this.#log.info({ code: 'LISTENING', address: bound.address, port: bound.port }, 'listening');
+        resolve({ address: bound.address, port: bound.port });
+      });
+    });
+  }
+
+  /** Stop accepting, close every channel with SHUTDOWN; resolves once every connection is gone. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      for (const conn of [...this.#connections]) {
+        if (conn.channel !== undefined) conn.channel.close('SHUTDOWN', 'the station is shutting down');
+        else conn.socket.destroy();
+      }
+      this.#wss.close();
+    });
+    return this.#closing;
+  }
+
+  // ---- accepting ----------------------------------------------------------------------------------
+
+  #accept(socket: Socket): void {
+    if (this.#closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.#connections.size >= this.#maxConnections + REJECT_BACKLOG) {
+      this.#log.warn({ code: 'TOO_MANY_CONNECTIONS', remote: socket.remoteAddress }, 'connection dropped');
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const conn: Connection = {
+      socket,
+      stage: 'detect',
+      buffer: Buffer.alloc(0),
+      remote: { address: plainAddress(socket.remoteAddress), port: socket.remotePort ?? 0 },
+      proxyDone: this.#proxy === 'off',
+      countedIp: undefined,
+      rejected: false,
+      timer: undefined,
+      channel: undefined,
+      onData: (chunk: Buffer) => this.#onDetectData(conn, chunk),
+    };
+    this.#connections.add(conn);
+    this.#bySocket.set(socket, conn);
+    socket.on('error', (err: Error) => {
+      if (conn.stage !== 'channel')
+        this.#log.debug({ code: 'SOCKET_ERROR', err: err.message }, 'socket error');
+    });
+    socket.once('close', () => this.#release(conn));
+    let window = this.#detectTimeout;
+    if (this.#connections.size > this.#maxConnections) {
+      conn.rejected = true;
+      window = Math.min(window, REJECT_WINDOW);
+    }
+    conn.timer = setTimeout(() => this.#onDetectTimeout(conn), window);
+    conn.timer.unref();
+    if (conn.proxyDone) this.#countIp(conn);
+    socket.on('data', conn.onData);
+  }
+
+  #release(conn: Connection): void {
+    clearTimeout(conn.timer);
+    this.#connections.delete(conn);
+    if (conn.countedIp !== undefined) {
+      const left = (this.#perIp.get(conn.countedIp) ?? 1) - 1;
+      if (left > 0) this.#perIp.set(conn.countedIp, left);
+      else this.#perIp.delete(conn.countedIp);
+      conn.countedIp = undefined;
+    }
+  }
+
+  #countIp(conn: Connection): void {
+    const ip = conn.remote.address;
+    const count = this.#perIp.get(ip) ?? 0;
+    if (count >= this.#maxPerIp) {
+      if (!conn.rejected) {
+        conn.rejected = true;
+        clearTimeout(conn.timer);
+        conn.timer = setTimeout(
+          () => this.#onDetectTimeout(conn),
+          Math.min(this.#detectTimeout, REJECT_WINDOW),
+        );
+        conn.timer.unref();
+      }
+      return;
+    }
+    this.#perIp.set(ip, count + 1);
+    conn.countedIp = ip;
+  }
+
+  #onDetectData(conn: Connection, chunk: Buffer): void {
+    conn.buffer = conn.buffer.length === 0 ? chunk : Buffer.concat([conn.buffer, chunk]);
+    if (!conn.proxyDone && !this.#readProxyHeader(conn)) return;
+    const kind = sniffProtocol(conn.buffer);
+    if (kind === 'incomplete') return;
+    const { socket } = conn;
+    socket.off('data', conn.onData);
+    const rest = conn.buffer;
+    conn.buffer = Buffer.alloc(0);
+    if (kind === 'unknown') {
+      this.#drop(conn, 'UNKNOWN_PROTOCOL', 'unrecognised framing', rest.subarray(0, 16).toString('hex'));
+      return;
+    }
+    if (conn.rejected) {
+      this.#turnAway(conn, kind);
+      return;
+    }
+    if (kind === 'mtp') {
+      clearTimeout(conn.timer);
+      conn.stage = 'channel';
+      const id = this.#nextId('m');
+      const channel = new MtpChannel(socket, rest, conn.remote, {
+        ...this.#channelOptions,
+        id,
+        logger: this.#channelLogger(id, conn),
+      });
+      this.#started(conn, channel);
+      return;
+    }
+    // websocket: let the HTTP parser read the request (bytes so far included)
+    conn.stage = 'http';
+    socket.unshift(rest);
+    this.#http.emit('connection', socket);
+  }
+
+  /** Parses the PROXY header; true once done (the buffer then holds what follows it). */
+  #readProxyHeader(conn: Connection): boolean {
+    if (this.#proxy === 'optional' && !mayBeProxyHeader(conn.buffer)) {
+      conn.proxyDone = true;
+      this.#countIp(conn);
+      return true;
+    }
+    let result;
+    try {
+      result = parseProxyHeader(conn.buffer);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'PROXY_BAD_HEADER';
+      conn.socket.off('data', conn.onData);
+      this.#drop(conn, 'PROXY_ERROR', err instanceof Error ? err.message : String(err), code);
+      return false;
+    }
+    if (result.status === 'incomplete') return false;
+    if (result.source !== undefined) {
+      conn.remote = { address: plainAddress(result.source.address), port: result.source.port };
+    }
+    conn.buffer = conn.buffer.subarray(result.consumed);
+    conn.proxyDone = true;
+    this.#countIp(conn);
+    return true;
+  }
+
+  /** Over a limit: tell the client why (BYE / 503), then close. */
+  #turnAway(conn: Connection, kind: 'mtp' | 'websocket'): void {
+    const { socket } = conn;
+    const reason =
+      this.#connections.size > this.#maxConnections
+        ? `more than ${this.#maxConnections} connections`
+        : `more than ${this.#maxPerIp} connections from ${conn.remote.address}`;
+    this.#log.warn({ code: 'TOO_MANY_CONNECTIONS', remote: conn.remote.address, kind }, reason);
+    clearTimeout(conn.timer);
+    socket.end(kind === 'mtp' ? encodeMtpBye('TOO_MANY_CONNECTIONS', reason) : HTTP_503);
+    conn.timer = setTimeout(
+      () => socket.destroy(),
+      this.#channelOptions.closeGrace ?? CHANNEL_DEFAULTS.closeGrace,
+    );
+    conn.timer.unref();
+  }
+
+  /** Closes without writing anything. */
+  #drop(conn: Connection, code: CloseCode, reason: string, detail?: string): void {
+    this.#log.info({ code, remote: conn.remote.address, detail }, reason);
+    clearTimeout(conn.timer);
+    conn.socket.destroy();
+  }
+
+  #onDetectTimeout(conn: Connection): void {
+    if (conn.stage === 'channel') return;
+    conn.socket.off('data', conn.onData);
+    this.#drop(
+      conn,
+      'HANDSHAKE_TIMEOUT',
+      `no framing recognised within ${this.#detectTimeout} ms`,
+      conn.stage,
+    );
+  }
+
+  // ---- WebSocket ----------------------------------------------------------------------------------
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.#log.info(
+      { code: 'HTTP_NO_UPGRADE', method: req.method, url: req.url },
+      'HTTP request without upgrade',
+    );
+    res.writeHead(426, { Connection: 'close', Upgrade: 'websocket', 'Content-Type': 'text/plain' });
+    res.end('Upgrade Required\n');
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const conn = this.#bySocket.get(socket);
+    if (conn === undefined || this.#closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      this.#log.info({ code: 'HTTP_NO_UPGRADE', upgrade: req.headers.upgrade }, 'not a WebSocket upgrade');
+      socket.end(HTTP_426);
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      clearTimeout(conn.timer);
+      if (this.#closing !== undefined) {
+        ws.terminate();
+        return;
+      }
+      conn.stage = 'channel';
+      const id = this.#nextId('w');
+      const channel = new WsChannel(ws, conn.remote, {
+        ...this.#channelOptions,
+        id,
+        logger: this.#channelLogger(id, conn),
+      });
+      this.#started(conn, channel);
+    });
+  }
+
+  // ---- channels -----------------------------------------------------------------------------------
+
+  #nextId(prefix: 'm' | 'w'): string {
+    this.#seq += 1;
+    return `${prefix}${this.#seq}`;
+  }
+
+  #channelLogger(id: string, conn: Connection): TransportLogger {
+    return (this.#channelOptions.logger ?? this.#log).child({ conn: id, remote: conn.remote.address });
+  }
+
+  #started(conn: Connection, channel: ClientChannel): void {
+    conn.channel = channel;
+    this.#log.debug({ code: 'CHANNEL_OPEN', conn: channel.id, kind: channel.kind }, 'channel open');
+    try {
+      this.#onChannel(channel);
+    } catch (err) {
+      this.#log.error({ err, code: 'HANDLER_ERROR' }, 'onChannel threw');
+      channel.close('PROTOCOL_ERROR', 'internal error');
+    }
+  }
+}

@@ -1,0 +1,10 @@
+/** Defaults shared by both bus implementations (see ConsumerOptions in message-bus.ts). */
+export const BUS_DEFAULTS = {
+  /** Entries kept per stream (approximate trimming). */
+  maxLen: 1_000_000,
+  concurrency: 16,
+  blockMs: 1000,
+  claimIdleMs: 30_000,
+  maxDeliveries: 5,
+  batchSize: 64,
+} as const;

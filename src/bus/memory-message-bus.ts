@@ -1,0 +1,185 @@
+/**
+ * The message bus in this process's memory (embedded single-process engine, tests), with the semantics of
+ * RedisMessageBus: consumer groups, pending entries re-delivered after `claimIdleMs`, dead letters after
+ * `maxDeliveries`, approximate `maxLen` trimming, blocked consumers woken at once by a publish. Nothing
+ * survives the process. Pass one `store` to several instances to simulate several processes on one Redis.
+ */
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { createRedisKeys } from '../redis/redis-keys.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import { BUS_DEFAULTS } from './bus-defaults.ts';
+import { BusError } from './bus-error.ts';
+import type { ClaimResult, ConsumerBackend, ConsumerRecord, DeadLetter } from './consumer-backend.ts';
+import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus.ts';
+import { MemoryStreamStore } from './memory-stream-store.ts';
+import type { StoreDelivery, StoreWait } from './memory-stream-store.ts';
+import type { BusConsumer, ConsumerOptions } from './message-bus.ts';
+import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
+
+export interface MemoryMessageBusOptions {
+  /** Shared storage (default: a new one for this bus). */
+  readonly store?: MemoryStreamStore;
+  /** Entries kept per stream, approximately (default 1,000,000), or a function of the stream name. */
+  readonly maxLen?: number | ((stream: string) => number);
+  /** Names the dead-letter streams (default `createRedisKeys()`: `<stream>:dead`). */
+  readonly keys?: RedisKeys;
+  readonly logger?: Logger;
+}
+
+function toRecord(d: StoreDelivery): ConsumerRecord {
+  return { id: d.id, payload: d.fields?.['p'], orderKey: d.fields?.['k'], deliveries: d.deliveries };
+}
+
+class MemoryConsumerBackend implements ConsumerBackend {
+  readonly #store: MemoryStreamStore;
+  readonly #stream: string;
+  readonly #group: string;
+  readonly #consumer: string;
+  readonly #dead: string;
+  readonly #maxLen: number;
+  #wait: StoreWait | undefined;
+  #stopped = false;
+
+  constructor(store: MemoryStreamStore, o: ConsumerOptions, dead: string, maxLen: number) {
+    this.#store = store;
+    this.#stream = o.stream;
+    this.#group = o.group;
+    this.#consumer = o.consumer;
+    this.#dead = dead;
+    this.#maxLen = maxLen;
+  }
+
+  async ensureGroup(): Promise<void> {
+    this.#store.createGroup(this.#stream, this.#group);
+  }
+
+  async readHistory(after: string, count: number): Promise<ConsumerRecord[]> {
+    return this.#store.readPending(this.#stream, this.#group, this.#consumer, after, count).map(toRecord);
+  }
+
+  async readNew(count: number, blockMs: number): Promise<ConsumerRecord[]> {
+    const read = (): ConsumerRecord[] =>
+      this.#store.readNew(this.#stream, this.#group, this.#consumer, count).map(toRecord);
+    const first = read();
+    if (first.length > 0 || this.#stopped) return first;
+    this.#wait = this.#store.waitForEntries(this.#stream, blockMs);
+    await this.#wait.promise;
+    this.#wait = undefined;
+    return this.#stopped ? [] : read();
+  }
+
+  async claimIdle(cursor: string, minIdleMs: number, count: number): Promise<ClaimResult> {
+    const r = this.#store.autoClaim(this.#stream, this.#group, this.#consumer, minIdleMs, cursor, count);
+    return { cursor: r.cursor, records: r.claimed.map(toRecord), deleted: r.deleted };
+  }
+
+  async touch(ids: readonly string[]): Promise<string[]> {
+    return this.#store.touch(this.#stream, this.#group, this.#consumer, ids);
+  }
+
+  async ack(ids: readonly string[]): Promise<void> {
+    this.#store.ack(this.#stream, this.#group, ids);
+  }
+
+  async deadLetter(entry: DeadLetter): Promise<void> {
+    const fields: Record<string, string> = { p: entry.payload };
+    if (entry.orderKey !== undefined) fields['k'] = entry.orderKey;
+    Object.assign(fields, {
+      reason: entry.reason,
+      from: this.#stream,
+      id: entry.id,
+      group: this.#group,
+      consumer: this.#consumer,
+      deliveries: String(entry.deliveries),
+    });
+    this.#store.deadLetter(this.#stream, this.#group, entry.id, this.#dead, fields, this.#maxLen);
+  }
+
+  interrupt(): void {
+    this.#stopped = true;
+    this.#wait?.cancel();
+  }
+
+  async close(): Promise<void> {
+    this.interrupt();
+  }
+
+  destroy(): void {
+    this.interrupt();
+  }
+}
+
+export class MemoryMessageBus implements InspectableMessageBus {
+  readonly store: MemoryStreamStore;
+  readonly #maxLen: (stream: string) => number;
+  readonly #keys: RedisKeys;
+  readonly #log: Logger;
+  readonly #consumers = new Set<StreamConsumer>();
+  /** consume() refused (closing or closed). */
+  #closing = false;
+  /** publish() refused too. */
+  #closed = false;
+  #closed$: Promise<void> | undefined;
+
+  constructor(options: MemoryMessageBusOptions = {}) {
+    this.store = options.store ?? new MemoryStreamStore();
+    const maxLen = options.maxLen ?? BUS_DEFAULTS.maxLen;
+    if (typeof maxLen === 'number' && (!Number.isSafeInteger(maxLen) || maxLen < 1)) {
+      throw new BusError('BUS_BAD_ARGUMENT', `maxLen must be a positive integer, got ${maxLen}`);
+    }
+    this.#maxLen = typeof maxLen === 'number' ? () => maxLen : maxLen;
+    this.#keys = options.keys ?? createRedisKeys();
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ module: 'memory-message-bus' });
+  }
+
+  async publish(stream: string, payload: string, orderKey?: string): Promise<string> {
+    if (this.#closed) throw new BusError('BUS_CLOSED', 'the bus is closed');
+    const fields: Record<string, string> = { p: payload };
+    if (orderKey !== undefined) fields['k'] = orderKey;
+    return this.store.add(stream, fields, this.#maxLen(stream));
+  }
+
+  consume(options: ConsumerOptions): BusConsumer {
+    if (this.#closing) throw new BusError('BUS_CLOSED', 'the bus is closed');
+    const resolved = resolveConsumerOptions(options);
+    const dead = this.#keys.deadLetterStream(resolved.stream);
+    const backend = new MemoryConsumerBackend(this.store, resolved, dead, this.#maxLen(dead));
+    const consumer: StreamConsumer = new StreamConsumer(backend, resolved, this.#log, () =>
+      this.#consumers.delete(consumer),
+    );
+    this.#consumers.add(consumer);
+    consumer.start();
+    return consumer;
+  }
+
+  async length(stream: string): Promise<number> {
+    return this.store.length(stream);
+  }
+
+  async range(stream: string, count = 100): Promise<BusRecord[]> {
+    return this.store.range(stream, count);
+  }
+
+  async pendingCount(stream: string, group: string): Promise<number> {
+    return this.store.pendingCount(stream, group);
+  }
+
+  /** Close every consumer (their running handlers finish and are acknowledged). */
+  close(): Promise<void> {
+    this.#closing = true;
+    this.#closed$ ??= (async () => {
+      // Handlers finishing during close may still publish: publishes stay open until consumers are done.
+      await Promise.all([...this.#consumers].map((c) => c.close()));
+      this.#closed = true;
+    })();
+    return this.#closed$;
+  }
+
+  destroy(): void {
+    this.#closing = true;
+    this.#closed = true;
+    for (const c of [...this.#consumers]) c.destroy();
+    this.#closed$ ??= Promise.resolve();
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * ConsumerBackend over Redis Streams for one (stream, group, consumer). Blocking reads (XREADGROUP … BLOCK)
+ * run on a connection dedicated to this consumer, so that they never delay publishers; every other command
+ * (XGROUP, history reads, XAUTOCLAIM, XACK, the Lua scripts) runs on the bus's shared connection. Closing
+ * unblocks a pending read with CLIENT UNBLOCK (no entry is lost: an unblocked read delivers nothing).
+ */
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { RedisScripts } from '../redis/load-scripts.ts';
+import type { ClaimResult, ConsumerBackend, ConsumerRecord, DeadLetter } from './consumer-backend.ts';
+import { BusError } from './bus-error.ts';
+import { redisCommand, toBusError } from './redis-command.ts';
+
+export interface RedisConsumerBackendOptions {
+  readonly main: Redis;
+  readonly scripts: RedisScripts;
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly deadLetterStream: string;
+  readonly deadLetterMaxLen: number;
+  readonly blockMs: number;
+  readonly commandTimeoutMs: number;
+  readonly connectWaitMs: number;
+  readonly logger: Logger;
+}
+
+interface RawEntry {
+  readonly id: string;
+  readonly fields: Map<string, string> | undefined;
+}
+
+function asArray(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new BusError('BUS_REJECTED', `unexpected reply to ${what}`);
+  return value;
+}
+
+/** `[[id, [f, v, …] | null], …]` */
+function parseEntries(value: unknown, what: string): RawEntry[] {
+  return asArray(value, what).map((item) => {
+    const [id, flat] = asArray(item, what);
+    if (typeof id !== 'string') throw new BusError('BUS_REJECTED', `unexpected reply to ${what}`);
+    if (flat === null || flat === undefined) return { id, fields: undefined };
+    const list = asArray(flat, what);
+    const fields = new Map<string, string>();
+    for (let i = 0; i + 1 < list.length; i += 2) fields.set(String(list[i]), String(list[i + 1]));
+    return { id, fields };
+  });
+}
+
+/** XREADGROUP reply: `null` or `[[stream, entries]]`. */
+function parseRead(value: unknown): RawEntry[] {
+  if (value === null) return [];
+  const streams = asArray(value, 'XREADGROUP');
+  const first = streams[0];
+  return first === undefined ? [] : parseEntries(asArray(first, 'XREADGROUP')[1], 'XREADGROUP');
+}
+
+export class RedisConsumerBackend implements ConsumerBackend {
+  readonly #o: RedisConsumerBackendOptions;
+  readonly #main: Redis;
+  readonly #reader: Redis;
+  readonly #abort = new AbortController();
+  #readerId: string | undefined;
+  #blocking = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: RedisConsumerBackendOptions) {
+    this.#o = options;
+    this.#main = options.main;
+    this.#reader = options.main.duplicate({
+      commandTimeout: options.blockMs + options.commandTimeoutMs,
+      connectionName: `bus:${options.consumer}`.replace(/[^\x21-\x7e]/g, '_'),
+    });
+    this.#reader.on('error', (err: Error) => {
+      options.logger.debug({ code: 'BUS_UNAVAILABLE', err: err.message }, 'consumer connection error');
+    });
+    this.#reader.on('ready', () => {
+      this.#readerId = undefined;
+      this.#reader.call('CLIENT', ['ID']).then(
+        (id) => (this.#readerId = String(id)),
+        () => {},
+      );
+    });
+  }
+
+  #cmd<T>(redis: Redis, command: () => Promise<T>): Promise<T> {
+    return redisCommand(redis, this.#o.connectWaitMs, command, this.#abort.signal);
+  }
+
+  async ensureGroup(): Promise<void> {
+    const { stream, group } = this.#o;
+    try {
+      await this.#cmd(this.#main, () =>
+        this.#main.call('XGROUP', ['CREATE', stream, group, '0', 'MKSTREAM']),
+      );
+      this.#o.logger.info({ code: 'BUS_GROUP_CREATED' }, 'consumer group created');
+    } catch (err) {
+      if (err instanceof BusError && /\bBUSYGROUP\b/.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  async readHistory(after: string, count: number): Promise<ConsumerRecord[]> {
+    const { stream, group, consumer } = this.#o;
+    const reply = await this.#cmd(this.#main, () =>
+      this.#main.call('XREADGROUP', ['GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, after]),
+    );
+    return this.#withDeliveries(parseRead(reply));
+  }
+
+  async readNew(count: number, blockMs: number): Promise<ConsumerRecord[]> {
+    const { stream, group, consumer } = this.#o;
+    const reply = await this.#cmd(this.#reader, async () => {
+      this.#blocking = true;
+      try {
+        return await this.#reader.call('XREADGROUP', [
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          count,
+          'BLOCK',
+          Math.max(1, Math.floor(blockMs)),
+          'STREAMS',
+          stream,
+          '>',
+        ]);
+      } finally {
+        this.#blocking = false;
+      }
+    });
+    return parseRead(reply).map((e) => ({
+      id: e.id,
+      payload: e.fields?.get('p'),
+      orderKey: e.fields?.get('k'),
+      deliveries: 1,
+    }));
+  }
+
+  async claimIdle(cursor: string, minIdleMs: number, count: number): Promise<ClaimResult> {
+    const { stream, group, consumer } = this.#o;
+    const reply = asArray(
+      await this.#cmd(this.#main, () =>
+        this.#main.call('XAUTOCLAIM', [
+          stream,
+          group,
+          consumer,
+          Math.floor(minIdleMs),
+          cursor,
+          'COUNT',
+          count,
+        ]),
+      ),
+      'XAUTOCLAIM',
+    );
+    const next = typeof reply[0] === 'string' ? reply[0] : '0-0';
+    const entries = parseEntries(reply[1] ?? [], 'XAUTOCLAIM');
+    const deleted = (Array.isArray(reply[2]) ? reply[2] : []).map(String);
+    return { cursor: next, records: await this.#withDeliveries(entries), deleted };
+  }
+
+  async touch(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const { stream, group, consumer } = this.#o;
+    const lost = await this.#cmd(this.#main, () =>
+      this.#o.scripts.run('touchPending', [stream], [group, consumer, ...ids]),
+    );
+    return Array.isArray(lost) ? lost.map(String) : [];
+  }
+
+  async ack(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { stream, group } = this.#o;
+    await this.#cmd(this.#main, () => this.#main.call('XACK', [stream, group, ...ids]));
+  }
+
+  async deadLetter(entry: DeadLetter): Promise<void> {
+    const o = this.#o;
+    await this.#cmd(this.#main, () =>
+      o.scripts.run(
+        'deadLetter',
+        [o.stream, o.deadLetterStream],
+        [
+          o.group,
+          entry.id,
+          o.deadLetterMaxLen,
+          entry.payload,
+          entry.orderKey === undefined ? '0' : '1',
+          entry.orderKey ?? '',
+          entry.reason,
+          o.consumer,
+          entry.deliveries,
+        ],
+      ),
+    );
+  }
+
+  interrupt(): void {
+    this.#abort.abort();
+    const id = this.#readerId;
+    if (this.#blocking && id !== undefined && this.#main.status === 'ready') {
+      this.#main.call('CLIENT', ['UNBLOCK', id]).catch(() => {});
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.interrupt();
+      if (this.#reader.status === 'ready') {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          this.#reader.quit().catch(() => {}),
+          new Promise((resolve) => (timer = setTimeout(resolve, this.#o.commandTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+      }
+      this.#reader.disconnect();
+    })();
+    return this.#closing;
+  }
+
+  destroy(): void {
+    this.#abort.abort();
+    this.#reader.disconnect();
+    this.#closing ??= Promise.resolve();
+  }
+
+  /** Delivery counts of entries read from the pending list (history, claims): XPENDING per entry. */
+  async #withDeliveries(entries: readonly RawEntry[]): Promise<ConsumerRecord[]> {
+    if (entries.length === 0) return [];
+    const { stream, group } = this.#o;
+    const results = await this.#cmd(this.#main, () => {
+      const pipeline = this.#main.pipeline();
+      for (const e of entries) pipeline.call('XPENDING', stream, group, e.id, e.id, '1');
+      return pipeline.exec();
+    });
+    const records: ConsumerRecord[] = [];
+    entries.forEach((e, i) => {
+      const [err, reply] = results?.[i] ?? [new Error('no reply'), undefined];
+      if (err) throw toBusError(err);
+      const info = Array.isArray(reply) ? reply[0] : undefined;
+      // Not pending any more (acknowledged meanwhile): nothing to do.
+      if (!Array.isArray(info)) return;
+      records.push({
+        id: e.id,
+        payload: e.fields?.get('p'),
+        orderKey: e.fields?.get('k'),
+        deliveries: Number(info[3]) || 1,
+      });
+    });
+    return records;
+  }
+}

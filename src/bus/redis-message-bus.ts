@@ -1,0 +1,221 @@
+/**
+ * The message bus over Redis Streams (ioredis).
+ *
+ * - publish: `XADD <stream> MAXLEN ~ <maxLen> * p <payload> [k <orderKey>]`; resolves with the entry ID.
+ * - consume: a consumer group (created at the stream's start, `XGROUP CREATE … 0 MKSTREAM`, if missing),
+ *   read by StreamConsumer through a RedisConsumerBackend (blocking reads on a dedicated connection).
+ * - dead letters: `<stream>:dead` (RedisKeys.deadLetterStream), fields p, k, reason, from, id, group,
+ *   consumer, deliveries; moved atomically by src/redis/lua/dead-letter.lua.
+ *
+ * Outages: connections run with the offline queue disabled, no per-request retries and a command timeout,
+ * and reconnect forever with backoff. A publish waits at most `connectWaitMs` for a connection and
+ * `commandTimeoutMs` for the reply, then rejects with BusError `BUS_UNAVAILABLE`; consumers keep
+ * retrying and resume by themselves (recreating their group if Redis lost it).
+ */
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { loadScripts } from '../redis/load-scripts.ts';
+import type { RedisScripts } from '../redis/load-scripts.ts';
+import { createRedisKeys } from '../redis/redis-keys.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import { BUS_DEFAULTS } from './bus-defaults.ts';
+import { BusError } from './bus-error.ts';
+import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus.ts';
+import type { BusConsumer, ConsumerOptions } from './message-bus.ts';
+import { RedisConsumerBackend } from './redis-consumer-backend.ts';
+import { redisCommand } from './redis-command.ts';
+import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
+
+export interface RedisMessageBusOptions {
+  /** `redis://[:password@]host:port[/db]` (default: ioredis's, 127.0.0.1:6379). */
+  readonly url?: string;
+  /** ioredis options, applied over the bus's defaults (and over what `url` says). */
+  readonly redis?: RedisOptions;
+  /** Entries kept per stream, approximately (`MAXLEN ~`; default 1,000,000), or a function of the stream. */
+  readonly maxLen?: number | ((stream: string) => number);
+  /** Names the dead-letter streams (default `createRedisKeys()`: `<stream>:dead`). */
+  readonly keys?: RedisKeys;
+  /** A command without a reply after this long fails with BUS_UNAVAILABLE (default 1500 ms). */
+  readonly commandTimeoutMs?: number;
+  /** How long a command waits for a (re)connection before failing with BUS_UNAVAILABLE (default 500 ms). */
+  readonly connectWaitMs?: number;
+  /** Longest pause between reconnection attempts (default 1000 ms; attempts never stop). */
+  readonly maxReconnectDelayMs?: number;
+  readonly logger?: Logger;
+}
+
+export const REDIS_BUS_DEFAULTS = {
+  commandTimeoutMs: 1500,
+  connectWaitMs: 500,
+  maxReconnectDelayMs: 1000,
+} as const;
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new BusError('BUS_BAD_ARGUMENT', `${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+async function quit(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      redis.quit().catch(() => {}),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+  redis.disconnect();
+}
+
+export class RedisMessageBus implements InspectableMessageBus {
+  /** The shared connection (publishes and non-blocking consumer commands). */
+  readonly redis: Redis;
+  readonly #scripts: RedisScripts;
+  readonly #maxLen: (stream: string) => number;
+  readonly #keys: RedisKeys;
+  readonly #log: Logger;
+  readonly #commandTimeoutMs: number;
+  readonly #connectWaitMs: number;
+  readonly #consumers = new Set<StreamConsumer>();
+  /** consume() refused (closing or closed). */
+  #closing = false;
+  /** publish() refused too. */
+  #closed = false;
+  #closed$: Promise<void> | undefined;
+  #down = false;
+
+  constructor(options: RedisMessageBusOptions = {}) {
+    this.#commandTimeoutMs = positive(
+      'commandTimeoutMs',
+      options.commandTimeoutMs ?? REDIS_BUS_DEFAULTS.commandTimeoutMs,
+    );
+    this.#connectWaitMs = positive(
+      'connectWaitMs',
+      options.connectWaitMs ?? REDIS_BUS_DEFAULTS.connectWaitMs,
+    );
+    const maxDelay = positive(
+      'maxReconnectDelayMs',
+      options.maxReconnectDelayMs ?? REDIS_BUS_DEFAULTS.maxReconnectDelayMs,
+    );
+    const maxLen = options.maxLen ?? BUS_DEFAULTS.maxLen;
+    if (typeof maxLen === 'number') positive('maxLen', maxLen);
+    this.#maxLen = typeof maxLen === 'number' ? () => maxLen : maxLen;
+    this.#keys = options.keys ?? createRedisKeys();
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ module: 'redis-message-bus' });
+
+    const redisOptions: RedisOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // CLIENT SETINFO needs Redis 7.2; on older servers its error would leave a command timer running.
+      disableClientInfo: true,
+      commandTimeout: this.#commandTimeoutMs,
+      connectTimeout: Math.max(1000, this.#commandTimeoutMs),
+      retryStrategy: (times: number) => Math.min(maxDelay, 50 * 2 ** Math.min(times, 10)),
+      ...options.redis,
+    };
+    this.redis = options.url === undefined ? new Redis(redisOptions) : new Redis(options.url, redisOptions);
+    const lost = (err?: Error): void => {
+      if (this.#down || this.#closed) return;
+      this.#down = true;
+      this.#log.warn({ code: 'BUS_UNAVAILABLE', err: err?.message }, 'redis connection lost; reconnecting');
+    };
+    this.redis.on('error', lost);
+    this.redis.on('close', () => lost());
+    this.redis.on('ready', () => {
+      if (!this.#down) return;
+      this.#down = false;
+      this.#log.info({ code: 'BUS_RECOVERED' }, 'redis connection back');
+    });
+    this.#scripts = loadScripts(this.redis);
+  }
+
+  async publish(stream: string, payload: string, orderKey?: string): Promise<string> {
+    if (this.#closed) throw new BusError('BUS_CLOSED', 'the bus is closed');
+    const args: (string | number)[] = [stream, 'MAXLEN', '~', this.#maxLen(stream), '*', 'p', payload];
+    if (orderKey !== undefined) args.push('k', orderKey);
+    const id = await redisCommand(this.redis, this.#connectWaitMs, () => this.redis.call('XADD', args));
+    if (typeof id !== 'string') throw new BusError('BUS_REJECTED', `XADD to ${stream} returned no ID`);
+    return id;
+  }
+
+  consume(options: ConsumerOptions): BusConsumer {
+    if (this.#closing) throw new BusError('BUS_CLOSED', 'the bus is closed');
+    const o = resolveConsumerOptions(options);
+    const deadLetterStream = this.#keys.deadLetterStream(o.stream);
+    const log = this.#log.child({ stream: o.stream, group: o.group, consumer: o.consumer });
+    const backend = new RedisConsumerBackend({
+      main: this.redis,
+      scripts: this.#scripts,
+      stream: o.stream,
+      group: o.group,
+      consumer: o.consumer,
+      deadLetterStream,
+      deadLetterMaxLen: this.#maxLen(deadLetterStream),
+      blockMs: o.blockMs,
+      commandTimeoutMs: this.#commandTimeoutMs,
+      connectWaitMs: this.#connectWaitMs,
+      logger: log,
+    });
+    const consumer: StreamConsumer = new StreamConsumer(backend, o, this.#log, () =>
+      this.#consumers.delete(consumer),
+    );
+    this.#consumers.add(consumer);
+    consumer.start();
+    return consumer;
+  }
+
+  async length(stream: string): Promise<number> {
+    return Number(await this.#command(() => this.redis.call('XLEN', [stream])));
+  }
+
+  async range(stream: string, count = 100): Promise<BusRecord[]> {
+    const reply = await this.#command(() => this.redis.call('XRANGE', [stream, '-', '+', 'COUNT', count]));
+    if (!Array.isArray(reply)) return [];
+    return reply.map((item: unknown) => {
+      const [id, flat] = item as [string, string[] | null];
+      const fields: Record<string, string> = {};
+      for (let i = 0; flat && i + 1 < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1]);
+      return { id: String(id), fields };
+    });
+  }
+
+  async pendingCount(stream: string, group: string): Promise<number> {
+    try {
+      const reply = await this.#command(() => this.redis.call('XPENDING', [stream, group]));
+      return Array.isArray(reply) ? Number(reply[0]) : 0;
+    } catch (err) {
+      if (err instanceof BusError && err.code === 'BUS_NO_GROUP') return 0;
+      throw err;
+    }
+  }
+
+  /** Close every consumer (their running handlers finish and are acknowledged), then the connection. */
+  close(): Promise<void> {
+    this.#closing = true;
+    this.#closed$ ??= (async () => {
+      // Handlers finishing during close may still publish: publishes stay open until consumers are done.
+      await Promise.all([...this.#consumers].map((c) => c.close()));
+      this.#closed = true;
+      await quit(this.redis, this.#commandTimeoutMs);
+    })();
+    return this.#closed$;
+  }
+
+  destroy(): void {
+    this.#closing = true;
+    this.#closed = true;
+    for (const c of [...this.#consumers]) c.destroy();
+    this.redis.disconnect();
+    this.#closed$ ??= Promise.resolve();
+  }
+
+  #command<T>(command: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new BusError('BUS_CLOSED', 'the bus is closed'));
+    return redisCommand(this.redis, this.#connectWaitMs, command);
+  }
+}

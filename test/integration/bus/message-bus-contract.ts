@@ -1,0 +1,462 @@
+/**
+ * The MessageBus contract, run against every implementation (message-bus.contract.test.ts). A factory
+ * creates buses on one shared backing store: two buses from one factory behave like two processes on one
+ * Redis. Every test uses its own streams, so tests share the store.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { isBusError } from '../../../src/bus/bus-error.ts';
+import type { InspectableMessageBus } from '../../../src/bus/inspectable-message-bus.ts';
+import type { BusEntry, ConsumerOptions } from '../../../src/bus/message-bus.ts';
+import { createRedisKeys } from '../../../src/redis/redis-keys.ts';
+
+export interface BusFactory {
+  /** A new bus on the shared store. */
+  createBus(options?: { readonly maxLen?: number }): InspectableMessageBus;
+}
+
+const TEST_TIMEOUT = 10_000;
+const keys = createRedisKeys();
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+export function uniqueStream(tag: string): string {
+  return `test:${tag}:${randomUUID().slice(0, 8)}`;
+}
+
+function idParts(id: string): [number, number] {
+  const [ms, seq] = id.split('-').map(Number);
+  return [ms ?? NaN, seq ?? NaN];
+}
+
+function idLess(a: string, b: string): boolean {
+  const [am, as] = idParts(a);
+  const [bm, bs] = idParts(b);
+  return am !== bm ? am < bm : as < bs;
+}
+
+/** Small deterministic PRNG (mulberry32) for handler timings. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function messageBusContract(factory: BusFactory): void {
+  const created: InspectableMessageBus[] = [];
+  const newBus = (options?: { maxLen?: number }): InspectableMessageBus => {
+    const bus = factory.createBus(options);
+    created.push(bus);
+    return bus;
+  };
+  const consumer = (
+    bus: InspectableMessageBus,
+    stream: string,
+    handler: (entry: BusEntry) => Promise<void>,
+    options: Partial<ConsumerOptions> = {},
+  ) => bus.consume({ stream, group: 'g', consumer: 'c1', blockMs: 50, handler, ...options });
+
+  afterEach(() => {
+    for (const bus of created.splice(0)) bus.destroy();
+  });
+
+  it('publishes and consumes in order', { timeout: TEST_TIMEOUT }, async () => {
+    const bus = newBus();
+    const s = uniqueStream('order');
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push(await bus.publish(s, `m${i}`));
+    for (let i = 1; i < ids.length; i++) assert.ok(idLess(ids[i - 1]!, ids[i]!), 'IDs increase');
+    const seen: BusEntry[] = [];
+    consumer(bus, s, async (e) => void seen.push(e), { concurrency: 1 });
+    for (let i = 20; i < 30; i++) ids.push(await bus.publish(s, `m${i}`));
+    await waitFor(() => seen.length >= 30, '30 entries');
+    assert.deepEqual(
+      seen.map((e) => e.payload),
+      Array.from({ length: 30 }, (_, i) => `m${i}`),
+    );
+    assert.deepEqual(
+      seen.map((e) => e.id),
+      ids,
+    );
+    for (const e of seen) {
+      assert.equal(e.stream, s);
+      assert.equal(e.deliveries, 1);
+      assert.equal(e.orderKey, undefined);
+    }
+    assert.equal(await bus.length(s), 30);
+    await waitFor(async () => (await bus.pendingCount(s, 'g')) === 0, 'all acknowledged');
+    const records = await bus.range(s, 2);
+    assert.deepEqual(records[0], { id: ids[0], fields: { p: 'm0' } });
+  });
+
+  it('hands each entry once per group; every group gets every entry', { timeout: TEST_TIMEOUT }, async () => {
+    const bus = newBus();
+    const s = uniqueStream('groups');
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    consumer(bus, s, async (e) => void seenA.push(e.payload), { group: 'A' });
+    consumer(bus, s, async (e) => void seenB.push(e.payload), { group: 'B', consumer: 'c2' });
+    const sent: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      sent.push(`e${i}`);
+      await bus.publish(s, `e${i}`, i % 2 ? 'odd' : undefined);
+    }
+    await waitFor(() => seenA.length >= 40 && seenB.length >= 40, 'both groups');
+    await sleep(100);
+    assert.deepEqual([...seenA].sort(), [...sent].sort());
+    assert.deepEqual([...seenB].sort(), [...sent].sort());
+  });
+
+  it(
+    'splits a group between two consumers, each entry seen exactly once',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus1 = newBus();
+      const bus2 = newBus();
+      const s = uniqueStream('split');
+      const seen = new Map<string, string[]>();
+      const handler = (name: string) => async (e: BusEntry) => {
+        seen.set(e.payload, [...(seen.get(e.payload) ?? []), name]);
+        await sleep(5);
+      };
+      const opts = { concurrency: 1, batchSize: 1 };
+      consumer(bus1, s, handler('c1'), { ...opts, consumer: 'c1' });
+      consumer(bus2, s, handler('c2'), { ...opts, consumer: 'c2' });
+      await sleep(20);
+      await Promise.all(Array.from({ length: 40 }, (_, i) => bus1.publish(s, `e${i}`)));
+      await waitFor(() => seen.size >= 40, 'all 40 entries');
+      await sleep(100);
+      assert.equal(seen.size, 40);
+      for (const [payload, by] of seen) assert.equal(by.length, 1, `${payload} handled once`);
+      const counts = { c1: 0, c2: 0 };
+      for (const by of seen.values()) counts[by[0] as 'c1' | 'c2']++;
+      assert.ok(counts.c1 > 0 && counts.c2 > 0, `both consumers worked: ${JSON.stringify(counts)}`);
+    },
+  );
+
+  it(
+    're-delivers a failed entry after claimIdleMs, counting deliveries',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('retry');
+      const deliveries: { payload: string; deliveries: number; at: number }[] = [];
+      consumer(
+        bus,
+        s,
+        async (e) => {
+          deliveries.push({ payload: e.payload, deliveries: e.deliveries, at: Date.now() });
+          if (e.payload === 'flaky' && e.deliveries === 1) throw new Error('first attempt fails');
+        },
+        { claimIdleMs: 100 },
+      );
+      await bus.publish(s, 'ok1');
+      await bus.publish(s, 'flaky');
+      await bus.publish(s, 'ok2');
+      await waitFor(() => deliveries.filter((d) => d.payload === 'flaky').length >= 2, 'the re-delivery');
+      const flaky = deliveries.filter((d) => d.payload === 'flaky');
+      assert.deepEqual(
+        flaky.map((d) => d.deliveries),
+        [1, 2],
+      );
+      const gap = flaky[1]!.at - flaky[0]!.at;
+      assert.ok(gap >= 90, `re-delivered after claimIdleMs (${gap} ms)`);
+      assert.ok(gap < 2000, `re-delivered soon after claimIdleMs (${gap} ms)`);
+      await waitFor(async () => (await bus.pendingCount(s, 'g')) === 0, 'all acknowledged');
+      await sleep(250);
+      assert.equal(deliveries.length, 4, 'the others were delivered once, the flaky one twice');
+    },
+  );
+
+  it(
+    'moves an entry to the dead-letter stream after maxDeliveries, and acks it',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('dead');
+      const dead = keys.deadLetterStream(s);
+      const poison: number[] = [];
+      let good = 0;
+      consumer(
+        bus,
+        s,
+        async (e) => {
+          if (e.payload !== 'poison') {
+            good++;
+            return;
+          }
+          poison.push(e.deliveries);
+          throw new Error('boom');
+        },
+        { claimIdleMs: 50, maxDeliveries: 3 },
+      );
+      const id = await bus.publish(s, 'poison', 'user-1');
+      await bus.publish(s, 'fine', 'user-2');
+      await waitFor(async () => (await bus.length(dead)) === 1, 'the dead letter');
+      assert.deepEqual(poison, [1, 2, 3]);
+      const [record] = await bus.range(dead);
+      assert.ok(record);
+      assert.equal(record.fields['p'], 'poison');
+      assert.equal(record.fields['k'], 'user-1');
+      assert.equal(record.fields['from'], s);
+      assert.equal(record.fields['id'], id);
+      assert.match(record.fields['reason'] ?? '', /boom/);
+      await waitFor(async () => (await bus.pendingCount(s, 'g')) === 0, 'the dead letter acknowledged');
+      assert.equal(await bus.length(s), 2, 'the original entry stays in the stream');
+      await sleep(200);
+      assert.deepEqual(poison, [1, 2, 3], 'never delivered again');
+      assert.equal(good, 1);
+      // The dead-letter stream is a stream like any other.
+      const read: BusEntry[] = [];
+      bus.consume({
+        stream: dead,
+        group: 'ops',
+        consumer: 'o',
+        blockMs: 50,
+        handler: async (e) => void read.push(e),
+      });
+      await waitFor(() => read.length === 1, 'reading the dead-letter stream');
+      assert.equal(read[0]!.payload, 'poison');
+      assert.equal(read[0]!.orderKey, 'user-1');
+    },
+  );
+
+  it('reclaims the pending entries of a consumer that died', { timeout: TEST_TIMEOUT }, async () => {
+    const bus1 = newBus();
+    const s = uniqueStream('died');
+    let started = 0;
+    consumer(bus1, s, () => {
+      started++;
+      return new Promise<void>(() => {}); // hangs until the "process" dies
+    });
+    await bus1.publish(s, 'a');
+    await bus1.publish(s, 'b');
+    await bus1.publish(s, 'c');
+    await waitFor(() => started === 3, 'the first consumer to start all three');
+    bus1.destroy();
+    const bus2 = newBus();
+    const seen: BusEntry[] = [];
+    const t0 = Date.now();
+    consumer(bus2, s, async (e) => void seen.push(e), { consumer: 'c2', claimIdleMs: 100 });
+    await waitFor(() => seen.length >= 3, 'the reclaimed entries');
+    assert.ok(Date.now() - t0 >= 50, 'only once idle');
+    assert.deepEqual(seen.map((e) => e.payload).sort(), ['a', 'b', 'c']);
+    for (const e of seen) assert.equal(e.deliveries, 2);
+    await waitFor(async () => (await bus2.pendingCount(s, 'g')) === 0, 'all acknowledged');
+  });
+
+  it(
+    'dead-letters without running an entry reclaimed past maxDeliveries',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus1 = newBus();
+      const s = uniqueStream('died-last');
+      let started = 0;
+      consumer(bus1, s, () => {
+        started++;
+        return new Promise<void>(() => {});
+      });
+      const id = await bus1.publish(s, 'crashes its consumer');
+      await waitFor(() => started === 1, 'the first delivery');
+      bus1.destroy();
+      const bus2 = newBus();
+      let ran = 0;
+      consumer(bus2, s, async () => void ran++, { consumer: 'c2', claimIdleMs: 100, maxDeliveries: 1 });
+      const dead = keys.deadLetterStream(s);
+      await waitFor(async () => (await bus2.length(dead)) === 1, 'the dead letter');
+      const [record] = await bus2.range(dead);
+      assert.equal(record?.fields['id'], id);
+      assert.equal(record?.fields['deliveries'], '2');
+      assert.match(record?.fields['reason'] ?? '', /delivered 2 times/);
+      assert.equal(ran, 0);
+      await waitFor(async () => (await bus2.pendingCount(s, 'g')) === 0, 'acknowledged');
+    },
+  );
+
+  it(
+    'resumes its own pending entries when restarted with the same name',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus1 = newBus();
+      const s = uniqueStream('resume');
+      let started = 0;
+      consumer(bus1, s, () => {
+        started++;
+        return new Promise<void>(() => {});
+      });
+      await bus1.publish(s, 'a', 'k');
+      await bus1.publish(s, 'b', 'k');
+      await waitFor(() => started === 1, 'the first entry to start (the second waits for its key)');
+      bus1.destroy();
+      const bus2 = newBus();
+      const seen: BusEntry[] = [];
+      const t0 = Date.now();
+      consumer(bus2, s, async (e) => void seen.push(e), { claimIdleMs: 60_000 });
+      await bus2.publish(s, 'c', 'k');
+      await waitFor(() => seen.length >= 3, 'the resumed entries');
+      assert.ok(Date.now() - t0 < 2000, 'without waiting for claimIdleMs');
+      assert.deepEqual(
+        seen.map((e) => [e.payload, e.deliveries]),
+        [
+          ['a', 2],
+          ['b', 2],
+          ['c', 1],
+        ],
+      );
+      await waitFor(async () => (await bus2.pendingCount(s, 'g')) === 0, 'all acknowledged');
+    },
+  );
+
+  it(
+    'does not let another consumer steal entries held longer than claimIdleMs',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus1 = newBus();
+      const bus2 = newBus();
+      const s = uniqueStream('slow');
+      const seen: { payload: string; by: string; deliveries: number }[] = [];
+      const handler = (by: string) => async (e: BusEntry) => {
+        seen.push({ payload: e.payload, by, deliveries: e.deliveries });
+        await sleep(120);
+      };
+      // One key, so the entries queue behind each other (held, not running) far beyond claimIdleMs.
+      const opts = { concurrency: 1, claimIdleMs: 100 };
+      consumer(bus1, s, handler('c1'), { ...opts, consumer: 'c1' });
+      consumer(bus2, s, handler('c2'), { ...opts, consumer: 'c2' });
+      await Promise.all(['a', 'b', 'c', 'd'].map((p) => bus1.publish(s, p, 'hot')));
+      await waitFor(() => seen.length >= 4, 'all four entries', 5000);
+      await sleep(250);
+      assert.deepEqual(
+        seen.map((e) => e.payload).sort(),
+        ['a', 'b', 'c', 'd'],
+        `each handled once: ${JSON.stringify(seen)}`,
+      );
+      for (const e of seen) assert.equal(e.deliveries, 1);
+    },
+  );
+
+  it('serializes entries per order key under concurrency 8', { timeout: TEST_TIMEOUT }, async () => {
+    const bus = newBus();
+    const s = uniqueStream('keys');
+    const random = prng(42);
+    const active = new Map<string, number>();
+    const order = new Map<string, number[]>();
+    let running = 0;
+    let maxRunning = 0;
+    let overlaps = 0;
+    let done = 0;
+    consumer(
+      bus,
+      s,
+      async (e) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        const key = e.orderKey ?? '-';
+        if (e.orderKey !== undefined) {
+          assert.equal(active.get(key) ?? 0, 0, `entries of ${key} overlap`);
+          active.set(key, 1);
+          if (running > 1) overlaps++;
+        }
+        order.set(key, [...(order.get(key) ?? []), Number(e.payload.split(':')[1])]);
+        await sleep(1 + Math.floor(random() * 6));
+        if (e.orderKey !== undefined) active.set(key, 0);
+        running--;
+        done++;
+      },
+      { concurrency: 8 },
+    );
+    const published = new Map<string, number[]>();
+    const all: Promise<string>[] = [];
+    for (let i = 0; i < 60; i++) {
+      const key = i % 6 === 5 ? undefined : `k${i % 5}`;
+      published.set(key ?? '-', [...(published.get(key ?? '-') ?? []), i]);
+      all.push(bus.publish(s, `e:${i}`, key));
+    }
+    await Promise.all(all);
+    await waitFor(() => done >= 60, 'all 60 entries');
+    for (const [key, seq] of published) {
+      if (key === '-')
+        assert.deepEqual(
+          [...(order.get(key) ?? [])].sort((a, b) => a - b),
+          seq,
+        );
+      else assert.deepEqual(order.get(key), seq, `order of ${key}`);
+    }
+    assert.ok(maxRunning > 1 && maxRunning <= 8, `concurrency used and bounded (${maxRunning})`);
+    assert.ok(overlaps > 0, 'different keys overlap');
+  });
+
+  it('trims streams to about maxLen', { timeout: TEST_TIMEOUT }, async () => {
+    const bus = newBus({ maxLen: 50 });
+    const s = uniqueStream('trim');
+    for (let i = 0; i < 10; i++) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => bus.publish(s, `e${i * 100 + j}`)));
+    }
+    const length = await bus.length(s);
+    assert.ok(length >= 50 && length <= 200, `length ${length} about 50`);
+    const [first] = await bus.range(s, 1);
+    assert.notEqual(first?.fields['p'], 'e0', 'the oldest entries were dropped');
+  });
+
+  it(
+    'close() waits for running handlers, acks them, and is idempotent',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('close');
+      let started = 0;
+      let finished = 0;
+      const c = consumer(
+        bus,
+        s,
+        async () => {
+          started++;
+          await sleep(150);
+          finished++;
+        },
+        { concurrency: 3, blockMs: 1000 },
+      );
+      await Promise.all([bus.publish(s, 'a'), bus.publish(s, 'b'), bus.publish(s, 'c')]);
+      await waitFor(() => started === 3, 'three handlers running');
+      const t0 = Date.now();
+      const first = c.close();
+      const second = c.close();
+      await Promise.all([first, second]);
+      assert.equal(finished, 3, 'close() resolved after the handlers');
+      assert.ok(Date.now() - t0 < 1000, 'and without waiting for a full blockMs');
+      assert.equal(await bus.pendingCount(s, 'g'), 0, 'their entries were acknowledged');
+      await c.close();
+
+      // An idle consumer blocked in its read closes promptly.
+      const idle = consumer(bus, s, async () => {}, { group: 'idle', blockMs: 5000 });
+      await sleep(100);
+      const t1 = Date.now();
+      await idle.close();
+      assert.ok(Date.now() - t1 < 1000, `idle consumer closed in ${Date.now() - t1} ms`);
+
+      await Promise.all([bus.close(), bus.close()]);
+      await bus.close();
+      await assert.rejects(bus.publish(s, 'late'), (err) => isBusError(err, 'BUS_CLOSED'));
+      assert.throws(
+        () => consumer(bus, s, async () => {}),
+        (err) => isBusError(err, 'BUS_CLOSED'),
+      );
+    },
+  );
+}

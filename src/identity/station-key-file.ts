@@ -29,3 +29,27 @@ export async function writeKeyFile(path: string, identity: StationIdentity): Pro
 export async function readKeyFile(path: string): Promise<StationIdentity> {
   return identityFromKeyFile(JSON.parse(await readFile(path, 'utf8')));
 }
+
+/**
+ * Load the key file, or create a new identity there when it does not exist (first start).
+ * Returns whether it was created, so that the caller can print the new station ID.
+ */
+export async function loadOrCreateKeyFile(
+  path: string,
+  create: () => StationIdentity,
+): Promise<{ identity: StationIdentity; created: boolean }> {
+  try {
+    return { identity: await readKeyFile(path), created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const identity = create();
+  try {
+    await writeKeyFile(path, identity);
+  } catch (err) {
+    // Another process created it first (several workers starting at once): use theirs.
+    if (err instanceof KeyFileExistsError) return { identity: await readKeyFile(path), created: false };
+    throw err;
+  }
+  return { identity, created: true };
+}

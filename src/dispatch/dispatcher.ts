@@ -1,0 +1,266 @@
+/**
+ * The dispatcher actor: consumes the inbound shards and routes every message as the reference station
+ * does (reference-station.md §4.1, §5):
+ *  - to the station (its ID, station@anywhere, anyone@anywhere): station commands, replies to the sender;
+ *  - to everyone@everywhere / stations@everywhere: processed locally (login, documents);
+ *  - to NAME@anywhere: delivered to the bot the ANS table names;
+ *  - to a group: refused with a receipt (groups are served by group bots);
+ *  - to a user, bot or station: stored first, then pushed to every active session of the receiver (or only
+ *    `ID/terminal`'s), and the sender gets "Message delivered." or "Message cached.";
+ *  - from a sender the receiver blocked: refused with a receipt.
+ */
+import type { Logger } from 'pino';
+import type { MessageOrigin } from '../bus/inbound-sink.ts';
+import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
+import { decodeInbound } from '../bus/stream-entries.ts';
+import type { DeliverEntry, StoreMessageEntry } from '../bus/stream-entries.ts';
+import type { StationMessenger } from '../identity/station-messenger.ts';
+import type { Content } from '../protocol/dkd/content.ts';
+import { parseContent } from '../protocol/dkd/content.ts';
+import { buildReceipt } from '../protocol/dkd/receipt-command.ts';
+import type { ReceiptOptions } from '../protocol/dkd/receipt-command.ts';
+import { parseReliableMessage } from '../protocol/dkd/reliable-message.ts';
+import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
+import { EVERY_STATION, EVERYONE, tryParseId } from '../protocol/mkm/identifier.ts';
+import type { ID } from '../protocol/mkm/identifier.ts';
+import { isProtocolError } from '../protocol/protocol-error.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import { shardOf } from '../redis/redis-keys.ts';
+import type { SessionRecord, SessionRegistry } from '../registry/session-registry.ts';
+import type { AccountStore } from '../storage/account-store.ts';
+import type { StationCommands, StationReply } from './station-commands.ts';
+
+export interface DispatcherOptions {
+  readonly bus: MessageBus;
+  readonly keys: RedisKeys;
+  readonly shards: number;
+  readonly registry: SessionRegistry;
+  readonly accounts: AccountStore;
+  readonly messenger: StationMessenger;
+  readonly commands: StationCommands;
+  /** Whether a gateway is alive (sessions of dead gateways are not delivered to). */
+  readonly isGatewayAlive: (gatewayId: string) => Promise<boolean>;
+  readonly consumerName: string;
+  readonly concurrency?: number;
+  readonly logger: Logger;
+  /** Milliseconds since the epoch. */
+  readonly now?: () => number;
+}
+
+export const DISPATCH_GROUP = 'dispatcher';
+
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #consumers: BusConsumer[] = [];
+  #closing: Promise<void> | undefined;
+
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ module: 'dispatcher' });
+    this.#now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    for (let shard = 0; shard < this.#o.shards; shard++) {
+      this.#consumers.push(
+        this.#o.bus.consume({
+          stream: this.#o.keys.inboundStream(shard),
+          group: DISPATCH_GROUP,
+          consumer: this.#o.consumerName,
+          concurrency: this.#o.concurrency ?? 64,
+          handler: (entry) => this.handle(entry),
+        }),
+      );
+    }
+    this.#log.info(
+      { code: 'DISPATCHER_STARTED', shards: this.#o.shards },
+      'dispatcher consuming inbound shards',
+    );
+  }
+
+  /** Stop consuming; in-flight messages finish and are acknowledged. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= Promise.all(this.#consumers.map((c) => c.close())).then(() => {
+      this.#log.info({ code: 'DISPATCHER_CLOSED' }, 'dispatcher stopped');
+    });
+    return this.#closing;
+  }
+
+  /** Handle one inbound entry (exposed for tests). Throws only for infrastructure errors (then retried). */
+  async handle(entry: BusEntry): Promise<void> {
+    let inbound;
+    let message: ReliableMessage;
+    try {
+      inbound = decodeInbound(entry.payload);
+      message = parseReliableMessage(inbound.msg);
+    } catch (err) {
+      // Gateways only publish parsed messages; a bad entry is a bug or tampering: log and drop.
+      this.#log.error(
+        { code: 'BAD_STREAM_ENTRY', id: entry.id, err: String(err) },
+        'dropping unreadable inbound entry',
+      );
+      return;
+    }
+    await this.route(message, inbound.origin);
+  }
+
+  async route(message: ReliableMessage, origin: MessageOrigin): Promise<void> {
+    const { messenger, commands } = this.#o;
+    const receiver = message.receiver;
+    const now = this.#now();
+    if (messenger.isForStation(receiver)) {
+      const content = this.#open(message);
+      if (content !== undefined)
+        await this.#reply(await commands.process(message, content, now / 1000), origin);
+      return;
+    }
+    if (receiver.equals(EVERYONE) || receiver.equals(EVERY_STATION)) {
+      const content = this.#open(message);
+      if (content !== undefined)
+        await this.#reply(await commands.process(message, content, now / 1000), origin);
+      // Neighbour stations: forwarding is not configured in this deployment (no neighbours).
+      return;
+    }
+    if (receiver.isBroadcast) {
+      const name = receiver.name ?? '';
+      const bot = tryParseId(commands.resolveName(name));
+      if (bot === undefined || bot.isBroadcast || bot.isSameAs(message.sender)) {
+        await this.#receipt(message, origin, 'Receiver not found.', {
+          template: 'Cannot resolve ${name}.',
+          replacements: { name: receiver.string },
+        });
+        return;
+      }
+      await this.#deliver(message, bot, origin);
+      return;
+    }
+    if (receiver.isGroup) {
+      await this.#receipt(message, origin, 'Group message not support for this station.', {
+        template:
+          'Group message (group: ${group}) not support for this station; send it to the group assistant.',
+        replacements: { group: receiver.string },
+      });
+      return;
+    }
+    if (await this.#isBlocked(message)) {
+      await this.#receipt(message, origin, `Message is blocked by "${receiver.naked().string}"`, {
+        template: 'Message is blocked by "${did}"',
+        replacements: { did: receiver.naked().string },
+      });
+      return;
+    }
+    await this.#deliver(message, receiver, origin);
+  }
+
+  async #isBlocked(message: ReliableMessage): Promise<boolean> {
+    const list = await this.#o.accounts.getList(message.receiver, 'block');
+    if (list === undefined || list.length === 0) return false;
+    const sender = message.sender.naked().string;
+    const group = message.group?.string;
+    return list.includes(sender) || (group !== undefined && list.includes(group));
+  }
+
+  /** Store, then push to every active session of `target`; tell the sender. */
+  async #deliver(message: ReliableMessage, target: ID, origin: MessageOrigin): Promise<void> {
+    const { bus, keys, shards, messenger } = this.#o;
+    const now = this.#now();
+    const station = messenger.identity.id.string;
+    const traces = Array.isArray(message.dict['traces']) ? (message.dict['traces'] as unknown[]) : [];
+    const relayed = message.withFields({
+      traces: [...traces, { ID: station, did: station, time: now / 1000 }],
+    });
+    const json = JSON.stringify(relayed.dict);
+    const user = target.naked().string;
+    const store: StoreMessageEntry = {
+      kind: 'store',
+      user,
+      terminal: target.terminal,
+      sig: message.signatureText,
+      time: Math.round((message.time ?? now / 1000) * 1000),
+      json,
+    };
+    await bus.publish(keys.storeStream(shardOf(user, shards)), JSON.stringify(store), user);
+    const sessions = await this.#activeSessions(user, target.terminal);
+    for (const session of sessions) {
+      const deliver: DeliverEntry = {
+        kind: 'deliver',
+        connId: session.connId,
+        user,
+        terminal: session.terminal ?? '*',
+        sig: message.signatureText,
+        json,
+      };
+      await bus.publish(keys.deliveryStream(session.gatewayId), JSON.stringify(deliver));
+    }
+    if (message.sender.isStation || target.isStation) return;
+    if (sessions.length > 0) {
+      await this.#receipt(message, origin, 'Message delivered.', {
+        template: 'Message delivered to ${did}.',
+        replacements: { did: target.string },
+        extra: { recipient: target.string },
+      });
+    } else {
+      await this.#receipt(message, origin, 'Message cached.', {
+        template: 'Message cached for ${did}.',
+        replacements: { did: target.string },
+      });
+    }
+  }
+
+  async #activeSessions(user: string, terminal: string | undefined): Promise<SessionRecord[]> {
+    const sessions = await this.#o.registry.sessionsOf(user, terminal);
+    const out: SessionRecord[] = [];
+    for (const s of sessions) if (s.active && (await this.#o.isGatewayAlive(s.gatewayId))) out.push(s);
+    return out;
+  }
+
+  #open(message: ReliableMessage): Content | undefined {
+    try {
+      if (message.isBroadcast) return parseContent(JSON.parse(message.data));
+      return this.#o.messenger.open(message).content;
+    } catch (err) {
+      const code = isProtocolError(err) ? err.code : 'BAD_CONTENT';
+      this.#log.warn({ code, sender: message.sender.string }, 'station message not readable');
+      return undefined;
+    }
+  }
+
+  async #receipt(
+    message: ReliableMessage,
+    origin: MessageOrigin,
+    text: string,
+    options: ReceiptOptions,
+  ): Promise<void> {
+    if (message.sender.isStation) return;
+    await this.#reply(
+      [{ to: message.sender, content: buildReceipt(text, message, this.#now() / 1000, options) }],
+      origin,
+    );
+  }
+
+  /** Sign, encrypt and push replies to the connection the request came from. */
+  async #reply(replies: readonly StationReply[], origin: MessageOrigin): Promise<void> {
+    for (const reply of replies) {
+      let packed: ReliableMessage;
+      try {
+        packed = await this.#o.messenger.pack(reply.to, reply.content);
+      } catch (err) {
+        const code = isProtocolError(err) ? err.code : 'REPLY_FAILED';
+        this.#log.warn({ code, to: reply.to.string }, 'reply not sent');
+        continue;
+      }
+      const deliver: DeliverEntry = {
+        kind: 'deliver',
+        connId: origin.connId,
+        user: reply.to.naked().string,
+        terminal: origin.terminal ?? '*',
+        sig: packed.signatureText,
+        json: JSON.stringify(packed.dict),
+        response: true,
+      };
+      await this.#o.bus.publish(this.#o.keys.deliveryStream(origin.gatewayId), JSON.stringify(deliver));
+    }
+  }
+}

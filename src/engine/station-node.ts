@@ -1,0 +1,136 @@
+/**
+ * One station process: the roles it runs (gateway, dispatcher, storage — any combination; `all` in the
+ * embedded engine) composed over a backend. Shutdown drains in order: stop accepting and close client
+ * connections, stop delivering, let the dispatcher and the storage worker finish what they hold, then
+ * release the backend.
+ */
+import type { Logger } from 'pino';
+import { BusInboundSink } from '../bus/bus-inbound-sink.ts';
+import type { StationConfig } from '../config/station-config.ts';
+import { Dispatcher } from '../dispatch/dispatcher.ts';
+import { StationCommands } from '../dispatch/station-commands.ts';
+import { DeliveryConsumer } from '../gateway/delivery-consumer.ts';
+import { Gateway } from '../gateway/gateway.ts';
+import type { StationIdentity } from '../identity/station-identity.ts';
+import { StationMessenger } from '../identity/station-messenger.ts';
+import { IdentityDirectory } from '../storage/identity-directory.ts';
+import { StorageWorker } from '../storage/storage-worker.ts';
+import type { Backend } from './backend.ts';
+
+export type Role = 'gateway' | 'dispatcher' | 'storage';
+export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage'];
+
+export interface StationNodeOptions {
+  readonly config: StationConfig;
+  readonly identity: StationIdentity;
+  readonly backend: Backend;
+  readonly roles: readonly Role[];
+  /** Unique name of this process (gateway ID, consumer names). */
+  readonly instanceName: string;
+  readonly logger: Logger;
+  /** Gateway heartbeat period (ms, default 5000). */
+  readonly heartbeatMs?: number;
+}
+
+export class StationNode {
+  readonly #o: StationNodeOptions;
+  readonly #log: Logger;
+  readonly directory: IdentityDirectory;
+  readonly messenger: StationMessenger;
+  gateway: Gateway | undefined;
+  #delivery: DeliveryConsumer | undefined;
+  #dispatcher: Dispatcher | undefined;
+  #storage: StorageWorker | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: StationNodeOptions) {
+    this.#o = options;
+    this.#log = options.logger;
+    this.directory = new IdentityDirectory(options.backend.identities);
+    this.messenger = new StationMessenger(options.identity, this.directory, () => Date.now() / 1000);
+  }
+
+  /** Start every role; resolves with the gateway's listening address when it runs one. */
+  async start(): Promise<{ address: string; port: number } | undefined> {
+    const { config, backend, roles, instanceName, identity } = this.#o;
+    // The station knows itself: its meta and visa are answered like any other user's.
+    await this.directory.acceptMeta(identity.id, identity.meta);
+    await this.directory.acceptDocument(identity.visa, Date.now() / 1000);
+    const shards = config.shards;
+    if (roles.includes('storage')) {
+      this.#storage = new StorageWorker({
+        bus: backend.bus,
+        keys: backend.keys,
+        shards,
+        inbox: backend.inbox,
+        consumerName: instanceName,
+        logger: this.#log,
+      });
+      this.#storage.start();
+    }
+    if (roles.includes('dispatcher')) {
+      const commands = new StationCommands({
+        stationId: identity.id,
+        directory: this.directory,
+        accounts: backend.accounts,
+        ans: config.ans,
+      });
+      this.#dispatcher = new Dispatcher({
+        bus: backend.bus,
+        keys: backend.keys,
+        shards,
+        registry: backend.registry,
+        accounts: backend.accounts,
+        messenger: this.messenger,
+        commands,
+        isGatewayAlive: (id) => backend.isGatewayAlive(id),
+        consumerName: instanceName,
+        logger: this.#log,
+      });
+      this.#dispatcher.start();
+    }
+    if (!roles.includes('gateway')) return undefined;
+    const sink = new BusInboundSink(backend.bus, backend.keys, shards);
+    this.gateway = new Gateway({
+      gatewayId: instanceName,
+      config,
+      messenger: this.messenger,
+      directory: this.directory,
+      sink,
+      registry: backend.registry,
+      logger: this.#log,
+    });
+    this.#delivery = new DeliveryConsumer({
+      bus: backend.bus,
+      keys: backend.keys,
+      shards,
+      gateway: this.gateway,
+      sink,
+      logger: this.#log,
+    });
+    await backend.heartbeat(instanceName);
+    this.#heartbeat = setInterval(() => {
+      backend.heartbeat(instanceName).catch((err: unknown) => {
+        this.#log.error({ code: 'HEARTBEAT_FAILED', err: String(err) }, 'gateway heartbeat failed');
+      });
+    }, this.#o.heartbeatMs ?? 5000);
+    this.#heartbeat.unref();
+    this.#delivery.start();
+    return this.gateway.start();
+  }
+
+  /** Ordered drain; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#heartbeat);
+      await this.gateway?.close();
+      await this.#delivery?.close();
+      await this.#dispatcher?.close();
+      await this.#storage?.close();
+      await this.#o.backend.close();
+      this.#log.info({ code: 'NODE_CLOSED' }, 'station node stopped');
+    })();
+    return this.#closing;
+  }
+}

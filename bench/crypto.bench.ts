@@ -5,11 +5,11 @@
  * as such), then warmed up, then timed in ROUNDS rounds of one batch each (the batch size is calibrated
  * during the warm-up so that a batch takes about BATCH_MS). The table reports the median over rounds of
  * ops/s and of µs/op. With `--json` the markdown table goes to stderr and a JSON document to stdout.
+ * The timing harness and the flags live in bench/harness.ts.
  */
 import { createDecipheriv, createHash, createPrivateKey, randomBytes, sign as nodeSign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cbc } from '@noble/ciphers/aes.js';
@@ -34,18 +34,10 @@ import {
   serializeSymmetricKey,
   symmetricKeyFromBytes,
 } from '../src/protocol/crypto/symmetric-key.ts';
+import { benchMeta, parseBenchArgs, report, runCases } from './harness.ts';
+import type { Case } from './harness.ts';
 
-const args = new Set(process.argv.slice(2));
-const JSON_OUT = args.has('--json');
-const QUICK = args.has('--quick');
-/** Only run cases whose operation or implementation contains this text (case-insensitive). */
-const FILTER = [...args]
-  .find((a) => a.startsWith('--filter='))
-  ?.slice('--filter='.length)
-  .toLowerCase();
-const WARMUP_MS = QUICK ? 50 : 200;
-const BATCH_MS = QUICK ? 10 : 50;
-const ROUNDS = QUICK ? 3 : 11;
+const options = parseBenchArgs();
 
 // ---- vectors ------------------------------------------------------------------------------------------
 
@@ -119,84 +111,6 @@ const v4KeyText = v4.expected['decrypted_key_json_text'] as string;
 const v4Plain = v4.expected['plaintext'] as string;
 /** The V10.hex-key public key as an SPKI PEM dict (what EccPublicKey emits). */
 const eccPemDict: KeyDict = { algorithm: 'ECC', data: eccPub.dict.data as string };
-
-// ---- harness ------------------------------------------------------------------------------------------
-
-interface Case {
-  group: string;
-  impl: string;
-  /** Whether production code (src/protocol/crypto) uses this implementation. */
-  production: boolean;
-  /** Returns true when the implementation gives the right answers on the vectors. */
-  check: () => boolean;
-  run: () => unknown;
-}
-
-interface Result {
-  group: string;
-  impl: string;
-  production: boolean;
-  vectorsOk: boolean;
-  batch: number;
-  rounds: number;
-  opsPerSec: number;
-  usPerOp: number;
-  /** Fastest and slowest round, µs/op. */
-  usPerOpMin: number;
-  usPerOpMax: number;
-}
-
-let sink = 0;
-function consume(value: unknown): void {
-  if (value instanceof Uint8Array) sink ^= value.length ^ (value[0] ?? 0);
-  else if (value === true) sink ^= 1;
-  else if (typeof value === 'object' && value !== null) sink ^= 2;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-function measure(c: Case): Result {
-  let vectorsOk: boolean;
-  try {
-    vectorsOk = c.check();
-  } catch {
-    vectorsOk = false;
-  }
-  // warm-up, also estimating the cost of one op
-  let calls = 0;
-  const warmStart = performance.now();
-  while (calls < 5 || performance.now() - warmStart < WARMUP_MS) {
-    consume(c.run());
-    calls++;
-  }
-  const perOpMs = (performance.now() - warmStart) / calls;
-  const batch = Math.max(1, Math.round(BATCH_MS / perOpMs));
-  const opsPerSec: number[] = [];
-  const usPerOp: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < batch; i++) consume(c.run());
-    const ns = Number(process.hrtime.bigint() - t0);
-    opsPerSec.push((batch * 1e9) / ns);
-    usPerOp.push(ns / 1e3 / batch);
-  }
-  return {
-    group: c.group,
-    impl: c.impl,
-    production: c.production,
-    vectorsOk,
-    batch,
-    rounds: ROUNDS,
-    opsPerSec: median(opsPerSec),
-    usPerOp: median(usPerOp),
-    usPerOpMin: Math.min(...usPerOp),
-    usPerOpMax: Math.max(...usPerOp),
-  };
-}
 
 // ---- cases --------------------------------------------------------------------------------------------
 
@@ -455,46 +369,5 @@ const cases: Case[] = [
 
 // ---- run ----------------------------------------------------------------------------------------------
 
-const started = performance.now();
-const results: Result[] = [];
-for (const c of cases) {
-  if (FILTER && !`${c.group} ${c.impl}`.toLowerCase().includes(FILTER)) continue;
-  results.push(measure(c));
-}
-const elapsedS = (performance.now() - started) / 1000;
-
-function fmt(n: number): string {
-  if (n >= 100) return Math.round(n).toLocaleString('en-US');
-  if (n >= 10) return n.toFixed(1);
-  return n.toFixed(2);
-}
-
-const lines = [
-  '| operation | implementation | production | vectors | median ops/s | median µs/op | µs/op range |',
-  '|---|---|:-:|:-:|--:|--:|--:|',
-  ...results.map(
-    (r) =>
-      `| ${r.group} | ${r.impl} | ${r.production ? '**yes**' : 'no'} | ${r.vectorsOk ? 'ok' : 'WRONG'} | ${fmt(r.opsPerSec)} | ${fmt(r.usPerOp)} | ${fmt(r.usPerOpMin)}–${fmt(r.usPerOpMax)} |`,
-  ),
-];
-const meta = {
-  node: process.version,
-  openssl: process.versions.openssl,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cpus: cpus().length,
-  date: new Date().toISOString(),
-  rounds: ROUNDS,
-  batchMs: BATCH_MS,
-  warmupMs: WARMUP_MS,
-  elapsedS: Number(elapsedS.toFixed(1)),
-};
-const footer = `\n${meta.node} (OpenSSL ${meta.openssl}), ${meta.cpus} × ${meta.cpu}; ${ROUNDS} rounds of ~${BATCH_MS} ms batches after ${WARMUP_MS} ms warm-up; ${meta.elapsedS} s total.`;
-const table = `${lines.join('\n')}\n${footer}\n`;
-
-if (JSON_OUT) {
-  process.stderr.write(table);
-  process.stdout.write(`${JSON.stringify({ meta, results, sink }, null, 2)}\n`);
-} else {
-  process.stdout.write(table);
-}
-if (results.some((r) => !r.vectorsOk)) process.exitCode = 1;
+const { results, elapsedS } = runCases(cases, options);
+report(results, benchMeta(options, elapsedS), options);

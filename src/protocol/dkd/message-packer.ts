@@ -97,7 +97,15 @@ export function verifyMessage(message: ReliableMessage, candidates: readonly Pub
   } catch {
     return false;
   }
-  for (const key of candidates) if (key.verify(data, signature)) return true;
+  // An ECDSA DER signature (≤ 72 bytes, SEQUENCE) cannot be an RSA one (modulus-sized): try the
+  // matching algorithm first, so that a failed RSA attempt does not precede every ECC verification.
+  const looksEcdsa = signature.length <= 72 && signature[0] === 0x30;
+  for (const key of candidates) {
+    if ((key.algorithm === 'ECC') === looksEcdsa && key.verify(data, signature)) return true;
+  }
+  for (const key of candidates) {
+    if ((key.algorithm === 'ECC') !== looksEcdsa && key.verify(data, signature)) return true;
+  }
   return false;
 }
 

@@ -1,0 +1,197 @@
+/**
+ * The offline inbox on Redis, with the semantics of MemoryInboxStore (the inbox contract runs on both).
+ *
+ * Layout (every key carries the user as hash tag, so one script's keys share a cluster slot):
+ *  - `inbox(user)`: sorted set, score 0, member = cursor (`cursorOf`: zero-padded time, store time,
+ *    signature): ZRANGEBYLEX walks the backlog in the memory store's order, and a page's `next` is a member;
+ *  - `inboxByStoredAt(user)`: sorted set, score = storedAt, same members: expiry without a full scan;
+ *  - `inboxEntry(user, sig)`: string, JSON `{cursor, time, storedAt, terminal?, json}` (dedup by signature);
+ *  - `inboxTerminals(user)`: set of the user's known terminals;
+ *  - `inboxDelivered(user, terminal)`: set of the signatures that terminal has had;
+ *  - `inboxMarked(user)`: set of the terminals that have a delivered set (to clear marks on deletion).
+ * put / markDelivered / expiry are Lua scripts (src/redis/lua/inbox-*.lua). A page expires old entries in
+ * batches, then scans forward in bounded chunks until it has `limit` entries plus one more match (so `next`
+ * is set exactly when another page exists): it never loads the whole inbox. Every key also gets a safety
+ * expiry (`retentionMs`, default twice the TTL, refreshed on writes) so that abandoned inboxes vanish.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { silentLogger } from '../ops/logger.ts';
+import type { RedisKeys } from '../redis/redis-keys.ts';
+import { INBOX_TTL_MS } from './inbox-store.ts';
+import type { InboxMessage, InboxPage, InboxStore } from './inbox-store.ts';
+import { cursorOf } from './memory-inbox-store.ts';
+import { keyPrefix, StoreRedis } from './redis-store-scripts.ts';
+
+export interface RedisInboxStoreOptions {
+  /** Entries stored longer ago than this are removed (default INBOX_TTL_MS, 7 days). */
+  readonly ttlMs?: number;
+  /** Clock (ms) for expiry decisions (default Date.now). */
+  readonly now?: () => number;
+  /** Safety expiry of the Redis keys, refreshed on writes (default 2 × ttlMs). */
+  readonly retentionMs?: number;
+  /** Index members a page reads per script call (default 256). */
+  readonly scanChunk?: number;
+  /** Expired entries removed per script call (default 256). */
+  readonly expireBatch?: number;
+  /** How long a command waits for a (re)connection (ms). */
+  readonly connectWaitMs?: number;
+  readonly logger?: Logger;
+}
+
+interface StoredEntry {
+  readonly cursor: string;
+  readonly time: number;
+  readonly storedAt: number;
+  readonly terminal?: string;
+  readonly json: string;
+}
+
+/** Scores and `until` as numbers Redis and Lua parse (no `Infinity`/`NaN` spellings). */
+function finite(value: number): string {
+  if (Number.isFinite(value)) return String(value);
+  return value > 0 ? '1e308' : '-1e308';
+}
+
+export class RedisInboxStore implements InboxStore {
+  readonly #r: StoreRedis;
+  readonly #keys: RedisKeys;
+  readonly #ttl: number;
+  readonly #now: () => number;
+  readonly #retention: number;
+  readonly #chunk: number;
+  readonly #expireBatch: number;
+  readonly #log: Logger;
+
+  constructor(redis: Redis, keys: RedisKeys, options: RedisInboxStoreOptions = {}) {
+    this.#r = new StoreRedis(redis, options.connectWaitMs);
+    this.#keys = keys;
+    this.#ttl = options.ttlMs ?? INBOX_TTL_MS;
+    this.#now = options.now ?? Date.now;
+    this.#retention = Math.max(1, Math.ceil(options.retentionMs ?? Math.min(2 * this.#ttl, 2 ** 52)));
+    this.#chunk = Math.max(1, Math.floor(options.scanChunk ?? 256));
+    this.#expireBatch = Math.max(1, Math.floor(options.expireBatch ?? 256));
+    this.#log = (options.logger ?? silentLogger).child({ module: 'redis-inbox-store' });
+  }
+
+  async put(user: string, message: InboxMessage): Promise<boolean> {
+    const cursor = cursorOf(message);
+    const entry: StoredEntry = {
+      cursor,
+      time: message.time,
+      storedAt: message.storedAt,
+      ...(message.terminal === undefined ? {} : { terminal: message.terminal }),
+      json: message.json,
+    };
+    const k = this.#keys;
+    const stored = await this.#r.script(
+      'inboxPut',
+      [k.inboxEntry(user, message.sig), k.inbox(user), k.inboxByStoredAt(user)],
+      [cursor, finite(message.storedAt), JSON.stringify(entry), this.#retention],
+    );
+    return stored === 1;
+  }
+
+  async addTerminal(user: string, terminal: string): Promise<void> {
+    const key = this.#keys.inboxTerminals(user);
+    await this.#r.command((redis) => redis.multi().sadd(key, terminal).pexpire(key, this.#retention).exec());
+  }
+
+  async page(
+    user: string,
+    terminal: string,
+    options: { limit: number; until: number; cursor?: string },
+  ): Promise<InboxPage> {
+    await this.#expire(user);
+    const k = this.#keys;
+    const keys = [k.inbox(user), k.inboxByStoredAt(user), k.inboxDelivered(user, terminal)];
+    const entryPrefix = keyPrefix((sig) => k.inboxEntry(user, sig));
+    const limit = Math.max(0, Math.floor(options.limit));
+    const entries: InboxMessage[] = [];
+    let start = options.cursor === undefined ? '-' : `(${options.cursor}`;
+    for (;;) {
+      const reply = await this.#r.script('inboxPage', keys, [
+        start,
+        terminal,
+        finite(options.until),
+        limit - entries.length,
+        this.#chunk,
+        entryPrefix,
+      ]);
+      if (!Array.isArray(reply) || reply.length < 3) throw new Error('inbox page script returned no page');
+      const [last, exhausted, more] = reply as [string, number, number];
+      for (let i = 3; i + 1 < reply.length; i += 2) {
+        const message = this.#parse(user, String(reply[i]), String(reply[i + 1]));
+        if (message) entries.push(message);
+      }
+      if (more === 1) {
+        const tail = entries[entries.length - 1];
+        return { entries, next: tail ? cursorOf(tail) : undefined };
+      }
+      if (exhausted === 1 || last === '') return { entries, next: undefined };
+      start = `(${last}`;
+    }
+  }
+
+  async markDelivered(user: string, terminal: string, sig: string): Promise<void> {
+    const k = this.#keys;
+    await this.#r.script(
+      'inboxMarkDelivered',
+      [
+        k.inboxEntry(user, sig),
+        k.inbox(user),
+        k.inboxByStoredAt(user),
+        k.inboxTerminals(user),
+        k.inboxMarked(user),
+        k.inboxDelivered(user, terminal),
+      ],
+      [terminal, sig, keyPrefix((t) => k.inboxDelivered(user, t)), this.#retention],
+    );
+  }
+
+  async count(user: string): Promise<number> {
+    return this.#r.command((redis) => redis.zcard(this.#keys.inbox(user)));
+  }
+
+  async close(): Promise<void> {
+    // the connection belongs to the caller
+  }
+
+  /** Remove every entry stored before now − ttl, a batch per script call. */
+  async #expire(user: string): Promise<void> {
+    const k = this.#keys;
+    const keys = [k.inbox(user), k.inboxByStoredAt(user), k.inboxMarked(user)];
+    const args = [
+      finite(this.#now() - this.#ttl),
+      this.#expireBatch,
+      keyPrefix((sig) => k.inboxEntry(user, sig)),
+      keyPrefix((t) => k.inboxDelivered(user, t)),
+    ];
+    for (;;) {
+      const removed = Number(await this.#r.script('inboxExpire', keys, args));
+      if (removed < this.#expireBatch) return;
+    }
+  }
+
+  #parse(user: string, cursor: string, raw: string): InboxMessage | undefined {
+    try {
+      const entry = JSON.parse(raw) as Partial<StoredEntry>;
+      const sig = cursor.slice(cursor.indexOf(':', cursor.indexOf(':') + 1) + 1);
+      if (
+        typeof entry.time !== 'number' ||
+        typeof entry.storedAt !== 'number' ||
+        typeof entry.json !== 'string' ||
+        (entry.terminal !== undefined && typeof entry.terminal !== 'string')
+      ) {
+        throw new TypeError('missing fields');
+      }
+      return { sig, time: entry.time, storedAt: entry.storedAt, terminal: entry.terminal, json: entry.json };
+    } catch (err) {
+      this.#log.warn(
+        { code: 'INBOX_ENTRY_CORRUPT', user, cursor, err: String(err) },
+        'ignoring a corrupt inbox entry',
+      );
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sessionRegistryContract } from '../../contract/session-registry.contract.ts';
+import { RedisSessionRegistry } from '../../../src/registry/redis-session-registry.ts';
+import type { SessionRecord } from '../../../src/registry/session-registry.ts';
+import { captureLogger, useRedis } from '../storage/redis-fixture.ts';
+
+const fx = useRedis();
+
+sessionRegistryContract('redis', async () => new RedisSessionRegistry(fx.redis, fx.freshKeys()));
+
+const session = (gatewayId: string, connId: string, user: string, terminal?: string): SessionRecord => ({
+  gatewayId,
+  connId,
+  user,
+  terminal,
+  active: true,
+  since: 1,
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('RedisSessionRegistry', () => {
+  it("removes a dead gateway's sessions once its heartbeat expires", async () => {
+    const keys = fx.freshKeys();
+    const { logger, lines } = captureLogger('info');
+    const registry = new RedisSessionRegistry(fx.redis, keys, { logger, dropBatch: 2, aliveCacheMs: 0 });
+    await registry.heartbeat('gw-dead', 100);
+    await registry.heartbeat('gw-live', 10_000);
+    for (let i = 0; i < 5; i++) await registry.bind(session('gw-dead', `c${i}`, i % 2 ? 'alice' : 'bob'));
+    await registry.bind(session('gw-live', 'c0', 'alice', 'phone'));
+    assert.equal(await registry.isGatewayAlive('gw-dead'), true);
+    assert.equal(await registry.cleanupDeadGateways(), 0, 'nothing is dead yet');
+    assert.equal((await registry.sessionsOf('alice')).length, 3);
+
+    await sleep(150);
+    assert.equal(await registry.isGatewayAlive('gw-dead'), false);
+    assert.equal(await registry.cleanupDeadGateways(), 5);
+    assert.deepEqual(await registry.sessionsOf('alice'), [session('gw-live', 'c0', 'alice', 'phone')]);
+    assert.deepEqual(await registry.sessionsOf('bob'), []);
+    assert.deepEqual(await fx.redis.smembers(keys.gateways()), ['gw-live'], 'the dead gateway is forgotten');
+    assert.equal(await fx.redis.exists(keys.session('gw-dead', 'c1')), 0);
+    assert.equal(await registry.cleanupDeadGateways(), 0, 'idempotent');
+    assert.ok(lines.some((l) => l.code === 'GATEWAY_SESSIONS_DROPPED' && l['sessions'] === 5));
+
+    // a gateway that comes back binds again and is known again
+    await registry.heartbeat('gw-dead', 10_000);
+    await registry.bind(session('gw-dead', 'c9', 'bob'));
+    assert.equal(await registry.cleanupDeadGateways(), 0);
+    assert.equal((await registry.sessionsOf('bob')).length, 1);
+  });
+
+  it('caches liveness answers for a short while', async () => {
+    const keys = fx.freshKeys();
+    let now = 0;
+    const registry = new RedisSessionRegistry(fx.redis, keys, { now: () => now, aliveCacheMs: 1000 });
+    assert.equal(await registry.isGatewayAlive('gw1'), false);
+    await fx.redis.set(keys.gatewayHeartbeat('gw1'), '1', 'PX', 10_000);
+    assert.equal(await registry.isGatewayAlive('gw1'), false, 'cached');
+    now = 1001;
+    assert.equal(await registry.isGatewayAlive('gw1'), true);
+    await fx.redis.del(keys.gatewayHeartbeat('gw1'));
+    assert.equal(await registry.isGatewayAlive('gw1'), true, 'cached');
+    now = 2002;
+    assert.equal(await registry.isGatewayAlive('gw1'), false);
+    await registry.heartbeat('gw1', 5000);
+    assert.equal(await registry.isGatewayAlive('gw1'), true, 'its own heartbeat refreshes the cache');
+    const ttl = await fx.redis.pttl(keys.gatewayHeartbeat('gw1'));
+    assert.ok(ttl > 4000 && ttl <= 5000, `heartbeat TTL ${ttl}`);
+  });
+
+  it('keeps sessions across connections and tidies index entries without a record', async () => {
+    const keys = fx.freshKeys();
+    const writer = new RedisSessionRegistry(fx.client(), keys);
+    await writer.bind(session('gw1', 'c1', 'alice', 'phone'));
+    await writer.bind(session('gw1', 'c2', 'alice'));
+    const reader = new RedisSessionRegistry(fx.client(), keys);
+    assert.equal((await reader.sessionsOf('alice')).length, 2);
+    await fx.redis.del(keys.session('gw1', 'c2'));
+    await fx.redis.sadd(keys.userSessions('alice'), 'garbage');
+    assert.deepEqual(await reader.sessionsOf('alice'), [session('gw1', 'c1', 'alice', 'phone')]);
+    assert.deepEqual(await fx.redis.smembers(keys.userSessions('alice')), ['gw1/c1']);
+  });
+
+  it('refuses gateway IDs with a slash', async () => {
+    const registry = new RedisSessionRegistry(fx.redis, fx.freshKeys());
+    await assert.rejects(registry.bind(session('a/b', 'c1', 'alice')), RangeError);
+    await assert.rejects(registry.heartbeat('', 1000), RangeError);
+  });
+});

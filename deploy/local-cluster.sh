@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The docker-compose topology as plain processes on this machine:
+#   HAProxy :${DIM_CLUSTER_PORT:-9394} (PROXY v2) → gateways :${GATEWAY1_PORT:-9401} and :${GATEWAY2_PORT:-9402}
+#   → Redis :${REDIS_PORT:-6390}
+#   + one dispatcher + one storage worker.
+# Usage: deploy/local-cluster.sh start|stop|status   (state and logs in ${CLUSTER_DIR:-./data/cluster})
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=${CLUSTER_DIR:-$PWD/data/cluster}
+PORT=${DIM_CLUSTER_PORT:-9394}
+REDIS_PORT=${REDIS_PORT:-6390}
+GW1=${GATEWAY1_PORT:-9401}
+GW2=${GATEWAY2_PORT:-9402}
+NODE=${NODE:-$PWD/node_modules/.bin/node}
+mkdir -p "$DIR/logs" "$DIR/redis"
+
+start_role() { # name role [extra env...]
+  local name=$1 role=$2
+  shift 2
+  env DIM_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" DIM_KEY_FILE="$DIR/station.json" DIM_INSTANCE_NAME="$name" \
+    DIM_PUBLIC_HOST=127.0.0.1 DIM_PUBLIC_PORT="$PORT" "$@" \
+    "$NODE" workers/station.ts "$role" >>"$DIR/logs/$name.log" 2>&1 &
+  echo $! >"$DIR/$name.pid"
+}
+
+case "${1:-}" in
+start)
+  command -v redis-server >/dev/null || { echo "redis-server is required" >&2; exit 1; }
+  command -v haproxy >/dev/null || { echo "haproxy is required (apt-get install haproxy)" >&2; exit 1; }
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" --appendonly yes --daemonize yes \
+    --pidfile "$DIR/redis.pid" --logfile "$DIR/logs/redis.log"
+  until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.1; done
+  # Create the identity once, so that concurrent first starts cannot race.
+  [ -f "$DIR/station.json" ] || "$NODE" workers/identity.ts create --out "$DIR/station.json" --host 127.0.0.1 --port "$PORT"
+  start_role dispatcher-1 dispatcher
+  start_role storage-1 storage
+  start_role gateway-1 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW1" DIM_PROXY_PROTOCOL=required
+  start_role gateway-2 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW2" DIM_PROXY_PROTOCOL=required
+  sed -e "s/maxconn 200000/maxconn ${HAPROXY_MAXCONN:-8000}/" -e "s/bind :9394/bind 127.0.0.1:$PORT/" -e "s/gateway-1:9394/127.0.0.1:$GW1/" -e "s/gateway-2:9394/127.0.0.1:$GW2/" \
+    deploy/haproxy.cfg >"$DIR/haproxy.cfg"
+  haproxy -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid"
+  echo "cluster up: clients connect to 127.0.0.1:$PORT; logs in $DIR/logs"
+  ;;
+stop)
+  for name in haproxy gateway-1 gateway-2 dispatcher-1 storage-1; do
+    [ -f "$DIR/$name.pid" ] && kill -TERM $(cat "$DIR/$name.pid") 2>/dev/null || true
+    rm -f "$DIR/$name.pid"
+  done
+  sleep 1
+  redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+  echo "cluster stopped"
+  ;;
+status)
+  for name in haproxy gateway-1 gateway-2 dispatcher-1 storage-1; do
+    if [ -f "$DIR/$name.pid" ] && kill -0 $(cat "$DIR/$name.pid") 2>/dev/null; then echo "$name up"; else echo "$name down"; fi
+  done
+  redis-cli -p "$REDIS_PORT" ping 2>/dev/null || echo "redis down"
+  ;;
+*)
+  echo "usage: $0 start|stop|status" >&2
+  exit 2
+  ;;
+esac

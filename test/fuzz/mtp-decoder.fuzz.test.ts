@@ -23,7 +23,7 @@ import {
   isMtpDataType,
 } from '../../src/transport/mtp-header.ts';
 import { isTransportError } from '../../src/transport/transport-error.ts';
-import { createPrng, randomSplit, type Prng } from '../unit/transport/seeded-prng.ts';
+import { createPrng, randomSplit, type Prng } from '../helpers/seeded-prng.ts';
 import { traceStreams } from '../unit/transport/trace-streams.ts';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 100_000);

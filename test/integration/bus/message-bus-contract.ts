@@ -10,6 +10,7 @@ import { isBusError } from '../../../src/bus/bus-error.ts';
 import type { InspectableMessageBus } from '../../../src/bus/inspectable-message-bus.ts';
 import type { BusEntry, ConsumerOptions } from '../../../src/bus/message-bus.ts';
 import { createRedisKeys } from '../../../src/redis/redis-keys.ts';
+import { createPrng } from '../../helpers/seeded-prng.ts';
 
 export interface BusFactory {
   /** A new bus on the shared store. */
@@ -46,17 +47,8 @@ function idLess(a: string, b: string): boolean {
   return am !== bm ? am < bm : as < bs;
 }
 
-/** Small deterministic PRNG (mulberry32) for handler timings. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (sfc32, shared test helper) as a function returning floats in [0, 1). */
+const prng = (seed: number): (() => number) => createPrng(seed).next;
 
 export function messageBusContract(factory: BusFactory): void {
   const created: InspectableMessageBus[] = [];

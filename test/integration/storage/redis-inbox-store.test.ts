@@ -6,6 +6,7 @@ import type { InboxMessage, InboxStore } from '../../../src/storage/inbox-store.
 import { cursorOf, MemoryInboxStore } from '../../../src/storage/memory-inbox-store.ts';
 import { RedisInboxStore } from '../../../src/storage/redis-inbox-store.ts';
 import { captureLogger, useRedis } from './redis-fixture.ts';
+import { createPrng } from '../../helpers/seeded-prng.ts';
 
 const fx = useRedis();
 
@@ -24,17 +25,8 @@ const msg = (sig: string, time: number, storedAt: number, terminal?: string, siz
   json: JSON.stringify({ signature: sig, data: 'x'.repeat(size) }),
 });
 
-/** Mulberry32: a small seeded PRNG, so that a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (sfc32, shared test helper) as a function returning floats in [0, 1). */
+const prng = (seed: number): (() => number) => createPrng(seed).next;
 
 /** Reply bytes of every command sent on `redis` while `fn` runs. */
 async function replyBytes(redis: Redis, fn: () => Promise<unknown>): Promise<number> {

@@ -18,6 +18,7 @@ import type { ReliableMessage } from '../../../src/protocol/dkd/reliable-message
 import { isProtocolError, ProtocolError } from '../../../src/protocol/protocol-error.ts';
 import type { ProtocolErrorCode } from '../../../src/protocol/protocol-error.ts';
 import { readTrace, vectorById, vectorsDir } from '../../helpers/vectors.ts';
+import { createPrng } from '../../helpers/seeded-prng.ts';
 
 function throwsCode(fn: () => unknown, code: ProtocolErrorCode): void {
   assert.throws(fn, (err: unknown) => {
@@ -299,17 +300,8 @@ describe('malformed attachments', () => {
 // ---------------------------------------------------------------------------------------------------------
 // Seeded fuzz
 
-/** mulberry32: small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (sfc32, shared test helper) as a function returning floats in [0, 1). */
+const prng = (seed: number): (() => number) => createPrng(seed).next;
 
 const bodies: string[] = [];
 const knownKeys = new Map<string, PublicKey[]>();

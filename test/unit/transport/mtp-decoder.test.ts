@@ -14,7 +14,7 @@ import {
 import { isTransportError } from '../../../src/transport/transport-error.ts';
 import { readTrace } from '../../helpers/vectors.ts';
 import { traceNames, traceStreams } from './trace-streams.ts';
-import { createPrng, randomSplit, type Prng } from './seeded-prng.ts';
+import { createPrng, randomSplit, type Prng } from '../../helpers/seeded-prng.ts';
 
 const SEED = 0x5eed_0001;
 const SN = Buffer.from('0102030405060708', 'hex');

@@ -485,21 +485,33 @@ export class ClientSession implements ChannelHandler {
       });
   }
 
-  #sendReceipt(message: ReliableMessage, text: string, options: ReceiptOptions): void {
-    this.#send(message.sender, buildReceipt(text, message, this.#deps.now() / 1000, options), false);
+  #sendReceipt(
+    message: ReliableMessage,
+    text: string,
+    options: ReceiptOptions,
+    to: ID = message.sender,
+  ): void {
+    this.#send(to, buildReceipt(text, message, this.#deps.now() / 1000, options), false);
   }
 
   #reject(message: ReliableMessage, rejection: Rejection): Promise<void> {
     this.#log.warn({ code: rejection.code, sender: message.sender.string }, 'message rejected');
     if (!rejection.settle) return Promise.reject(rejection);
-    // Tell the sender when it is the connection's own user (never encrypt to an unproven claimed sender).
+    // Tell the connection's own (proven) user, also when the message claimed another sender; never
+    // encrypt to an unproven claimed sender.
     const user = this.#user;
-    if (user !== undefined && message.sender.isSameAs(user)) {
-      this.#sendReceipt(message, rejection.message, {
-        template: rejection.message,
-        replacements: { code: rejection.code },
-        extra: { error: { code: rejection.code } },
-      });
+    if (user !== undefined && this.#state === 'bound') {
+      const to = message.sender.isSameAs(user) ? message.sender : user;
+      this.#sendReceipt(
+        message,
+        rejection.message,
+        {
+          template: rejection.message,
+          replacements: { code: rejection.code },
+          extra: { error: { code: rejection.code } },
+        },
+        to,
+      );
     }
     return Promise.resolve();
   }

@@ -116,11 +116,14 @@ export async function mtpOver(
   return { transport: new MtpClientTransport(socket, options), socket };
 }
 
-/** A WebSocket client transport whose TCP connection starts with `prefix` (a PROXY header). */
+/**
+ * A WebSocket client transport whose TCP connection starts with `prefix` (a PROXY header), with its
+ * WebSocket (to `pause()` reading).
+ */
 export function wsOver(
   port: number,
   options: WsClientTransportOptions & { prefix?: string | Buffer } = {},
-): Promise<WsClientTransport> {
+): Promise<{ transport: WsClientTransport; ws: WebSocket }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/`, {
       perMessageDeflate: false,
@@ -134,7 +137,8 @@ export function wsOver(
     ws.once('error', reject);
     ws.once('open', () => {
       ws.off('error', reject);
-      resolve(new WsClientTransport(ws, { ...options, remoteHost: '127.0.0.1', remotePort: port }));
+      const transport = new WsClientTransport(ws, { ...options, remoteHost: '127.0.0.1', remotePort: port });
+      resolve({ transport, ws });
     });
   });
 }

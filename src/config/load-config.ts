@@ -44,7 +44,8 @@ function positiveInt(name: string, value: unknown): number {
   return n;
 }
 
-function port(name: string, value: unknown): number {
+function port(name: string, value: unknown, allowZero = false): number {
+  if (allowZero && (value === 0 || value === '0')) return 0; // any free port (tests, ephemeral runs)
   const n = positiveInt(name, value);
   if (n > 65535) throw new ConfigError(`${name} must be a TCP port (1..65535), got ${n}`);
   return n;
@@ -81,11 +82,16 @@ function readConfigFile(path: string): Record<string, unknown> {
  */
 export function loadConfig(env: Env, cwd: string): StationConfig {
   const file = env['DIM_CONFIG_FILE'] ? readConfigFile(resolve(cwd, env['DIM_CONFIG_FILE'])) : {};
-  const pick = (variable: string, key: string): unknown => env[variable] ?? file[key];
+  // An empty variable counts as unset (a common way to "clear" a setting in compose files and shells).
+  const fromEnv = (variable: string): string | undefined => {
+    const value = env[variable];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const pick = (variable: string, key: string): unknown => fromEnv(variable) ?? file[key];
   const fileLimits = (file['limits'] ?? {}) as Record<string, unknown>;
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
   for (const [variable, key] of Object.entries(LIMIT_VARIABLES)) {
-    const value = env[variable] ?? fileLimits[key];
+    const value = fromEnv(variable) ?? fileLimits[key];
     if (value !== undefined) limits[key] = positiveInt(variable, value);
   }
   const dataDir = resolve(cwd, String(pick('DIM_DATA_DIR', 'dataDir') ?? 'data'));
@@ -121,9 +127,10 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     for (const [name, id] of Object.entries(ansValue)) ans[name] = String(id);
   }
   const instanceName = pick('DIM_INSTANCE_NAME', 'instanceName');
+  const busClaimIdleMs = pick('DIM_BUS_CLAIM_IDLE_MS', 'busClaimIdleMs');
   return {
     host: String(pick('DIM_HOST', 'host') ?? '0.0.0.0'),
-    port: port('DIM_PORT', pick('DIM_PORT', 'port') ?? 9394),
+    port: port('DIM_PORT', pick('DIM_PORT', 'port') ?? 9394, true),
     publicHost: publicHost === undefined ? undefined : String(publicHost),
     publicPort: publicPort === undefined ? undefined : port('DIM_PUBLIC_PORT', publicPort),
     dataDir,
@@ -144,6 +151,8 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     shards: positiveInt('DIM_SHARDS', pick('DIM_SHARDS', 'shards') ?? 4),
     ans,
     instanceName: instanceName === undefined ? undefined : String(instanceName),
+    busClaimIdleMs:
+      busClaimIdleMs === undefined ? undefined : positiveInt('DIM_BUS_CLAIM_IDLE_MS', busClaimIdleMs),
     limits: limits as unknown as LimitsConfig,
   };
 }

@@ -51,6 +51,11 @@ export interface StationConfig {
   readonly ans: Readonly<Record<string, string>>;
   /** Name of this process instance (consumer names, gateway ID); defaults to host-pid. */
   readonly instanceName: string | undefined;
+  /**
+   * Dispatcher and storage consumers: entries pending this long (ms) at a dead consumer are reclaimed by
+   * another; undefined = the bus default (30 s).
+   */
+  readonly busClaimIdleMs: number | undefined;
   readonly limits: LimitsConfig;
 }
 

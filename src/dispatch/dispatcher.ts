@@ -42,6 +42,8 @@ export interface DispatcherOptions {
   readonly isGatewayAlive: (gatewayId: string) => Promise<boolean>;
   readonly consumerName: string;
   readonly concurrency?: number;
+  /** Entries pending this long at a dead consumer are reclaimed (ms, default the bus's 30 s). */
+  readonly claimIdleMs?: number;
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
@@ -70,6 +72,7 @@ export class Dispatcher {
           group: DISPATCH_GROUP,
           consumer: this.#o.consumerName,
           concurrency: this.#o.concurrency ?? 64,
+          claimIdleMs: this.#o.claimIdleMs,
           handler: (entry) => this.handle(entry),
         }),
       );

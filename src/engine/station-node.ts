@@ -65,6 +65,7 @@ export class StationNode {
         shards,
         inbox: backend.inbox,
         consumerName: instanceName,
+        claimIdleMs: config.busClaimIdleMs,
         logger: this.#log,
       });
       this.#storage.start();
@@ -86,6 +87,7 @@ export class StationNode {
         commands,
         isGatewayAlive: (id) => backend.isGatewayAlive(id),
         consumerName: instanceName,
+        claimIdleMs: config.busClaimIdleMs,
         logger: this.#log,
       });
       this.#dispatcher.start();
@@ -109,6 +111,15 @@ export class StationNode {
       sink,
       logger: this.#log,
     });
+    // A process that died under this name (and whose heartbeat may still be current) left sessions
+    // recorded here: none of them is ours, and routing to them would report offline users as online.
+    const stale = await backend.registry.dropGateway(instanceName);
+    if (stale > 0) {
+      this.#log.warn(
+        { code: 'STALE_SESSIONS_DROPPED', gateway: instanceName, sessions: stale },
+        'removed the sessions a previous process of this gateway left',
+      );
+    }
     await backend.heartbeat(instanceName);
     this.#heartbeat = setInterval(() => {
       backend.heartbeat(instanceName).catch((err: unknown) => {

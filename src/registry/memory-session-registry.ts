@@ -39,6 +39,12 @@ export class MemorySessionRegistry implements SessionRegistry {
     return out;
   }
 
+  async dropGateway(gatewayId: string): Promise<number> {
+    const mine = [...this.#byConn.values()].filter((r) => r.gatewayId === gatewayId);
+    for (const record of mine) await this.unbind(gatewayId, record.connId);
+    return mine.length;
+  }
+
   async close(): Promise<void> {
     this.#byConn.clear();
     this.#byUser.clear();

@@ -10,7 +10,8 @@
  *  - `gatewayHeartbeat(gatewayId)`: string with a TTL (`SET … PX`), the gateway's liveness.
  * bind / unbind / setActive are Lua scripts (src/redis/lua/session-*.lua). `cleanupDeadGateways()` removes
  * the sessions of every known gateway whose heartbeat has expired (session-drop-gateway.lua, in batches,
- * re-checking the heartbeat atomically): dispatchers call it periodically. `isGatewayAlive` answers from a
+ * re-checking the heartbeat atomically): dispatchers call it periodically; `dropGateway()` removes one
+ * gateway's sessions regardless (a gateway starting). `isGatewayAlive` answers from a
  * per-process cache for `aliveCacheMs` (default 1 s).
  *
  * The scripts build some keys from prefixes (the previous user's set, a dead gateway's sessions): the
@@ -169,24 +170,10 @@ export class RedisSessionRegistry implements SessionRegistry {
    * Returns the number of sessions removed.
    */
   async cleanupDeadGateways(): Promise<number> {
-    const k = this.#keys;
-    const gateways = await this.#r.command((redis) => redis.smembers(k.gateways()));
+    const gateways = await this.#r.command((redis) => redis.smembers(this.#keys.gateways()));
     let total = 0;
     for (const gatewayId of gateways) {
-      const keys = [k.gatewayHeartbeat(gatewayId), k.gatewaySessions(gatewayId), k.gateways()];
-      const args = [
-        gatewayId,
-        keyPrefix((conn) => k.session(gatewayId, conn)),
-        this.#userPrefix,
-        this.#dropBatch,
-      ];
-      let removed = 0;
-      let state = 0;
-      while (state === 0) {
-        const reply = (await this.#r.script('sessionDropGateway', keys, args)) as [number, number];
-        removed += Number(reply[0]);
-        state = Number(reply[1]);
-      }
+      const { removed, state } = await this.#drop(gatewayId, false);
       if (state === 1) {
         this.#cacheAlive(gatewayId, false);
         if (removed > 0) {
@@ -199,6 +186,31 @@ export class RedisSessionRegistry implements SessionRegistry {
       total += removed;
     }
     return total;
+  }
+
+  async dropGateway(gatewayId: string): Promise<number> {
+    return (await this.#drop(checkGatewayId(gatewayId), true)).removed;
+  }
+
+  /** session-drop-gateway.lua until done (state 1) or the gateway is alive (-1, unless `force`). */
+  async #drop(gatewayId: string, force: boolean): Promise<{ removed: number; state: number }> {
+    const k = this.#keys;
+    const keys = [k.gatewayHeartbeat(gatewayId), k.gatewaySessions(gatewayId), k.gateways()];
+    const args = [
+      gatewayId,
+      keyPrefix((conn) => k.session(gatewayId, conn)),
+      this.#userPrefix,
+      this.#dropBatch,
+      force ? '1' : '0',
+    ];
+    let removed = 0;
+    let state = 0;
+    while (state === 0) {
+      const reply = (await this.#r.script('sessionDropGateway', keys, args)) as [number, number];
+      removed += Number(reply[0]);
+      state = Number(reply[1]);
+    }
+    return { removed, state };
   }
 
   async close(): Promise<void> {

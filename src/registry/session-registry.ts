@@ -19,5 +19,10 @@ export interface SessionRegistry {
   unbind(gatewayId: string, connId: string): Promise<void>;
   /** Sessions of a user (naked ID string), optionally only one terminal's. */
   sessionsOf(user: string, terminal?: string): Promise<SessionRecord[]>;
+  /**
+   * Remove every session of a gateway, whatever its liveness: a gateway starting under the name of a
+   * process that died (and whose heartbeat may not have expired yet) holds none of them. Returns how many.
+   */
+  dropGateway(gatewayId: string): Promise<number>;
   close(): Promise<void>;
 }

@@ -19,6 +19,8 @@ export interface StorageWorkerOptions {
   /** Messages per backlog page (default 64). */
   readonly pageSize?: number;
   readonly concurrency?: number;
+  /** Entries pending this long at a dead consumer are reclaimed (ms, default the bus's 30 s). */
+  readonly claimIdleMs?: number;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -46,6 +48,7 @@ export class StorageWorker {
           group: STORAGE_GROUP,
           consumer: this.#o.consumerName,
           concurrency: this.#o.concurrency ?? 64,
+          claimIdleMs: this.#o.claimIdleMs,
           handler: (entry) => this.handle(entry),
         }),
       );

@@ -96,5 +96,23 @@ export function sessionRegistryContract(name: string, factory: SessionRegistryFa
         await registry.close();
       }
     });
+
+    it('dropGateway removes every session of one gateway, and only those', async () => {
+      const registry = await factory();
+      try {
+        await registry.bind(session('gw1', 'c1', 'alice', 'phone'));
+        await registry.bind(session('gw1', 'c2', 'bob'));
+        await registry.bind(session('gw2', 'c1', 'alice', 'tablet'));
+        assert.equal(await registry.dropGateway('gw1'), 2);
+        assert.deepEqual(await registry.sessionsOf('alice'), [session('gw2', 'c1', 'alice', 'tablet')]);
+        assert.deepEqual(await registry.sessionsOf('bob'), []);
+        assert.equal(await registry.dropGateway('gw1'), 0, 'idempotent');
+        assert.equal(await registry.dropGateway('gw9'), 0, 'unknown gateway');
+        await registry.bind(session('gw1', 'c1', 'carol'));
+        assert.deepEqual(await registry.sessionsOf('carol'), [session('gw1', 'c1', 'carol')]);
+      } finally {
+        await registry.close();
+      }
+    });
   });
 }

@@ -1,15 +1,16 @@
 -- Remove up to ARGV[4] session records of a gateway whose heartbeat has expired, with their user index
 -- entries; forget the gateway once it has none left. Does nothing if the heartbeat is back (checked
--- atomically with the removal). The caller repeats until done.
+-- atomically with the removal), unless ARGV[5] is '1' (a gateway starting under its own name: whatever is
+-- recorded under it belongs to a dead process). The caller repeats until done.
 --
 -- KEYS[1]  the gateway's heartbeat   KEYS[2]  the gateway's sessions (set of connection IDs)
 -- KEYS[3]  the known gateways (set)
 -- ARGV[1]  gatewayId   ARGV[2]  session key prefix of this gateway (+ connId = the key)
--- ARGV[3]  user-sessions key prefix (+ user = the key)   ARGV[4]  batch size
+-- ARGV[3]  user-sessions key prefix (+ user = the key)   ARGV[4]  batch size   ARGV[5]  '1' = force
 --
 -- Returns { sessions removed, state }: state 1 = done (gateway forgotten), 0 = more to remove,
 -- -1 = the gateway is alive (nothing removed).
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if ARGV[5] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then
   return { 0, -1 }
 end
 local removed = 0

@@ -50,6 +50,21 @@ describe('RedisSessionRegistry', () => {
     assert.equal((await registry.sessionsOf('bob')).length, 1);
   });
 
+  it("dropGateway removes a gateway's sessions even while its heartbeat is current (a restart)", async () => {
+    const keys = fx.freshKeys();
+    const registry = new RedisSessionRegistry(fx.redis, keys, { dropBatch: 2, aliveCacheMs: 0 });
+    await registry.heartbeat('gw1', 10_000);
+    await registry.heartbeat('gw2', 10_000);
+    for (let i = 0; i < 5; i++) await registry.bind(session('gw1', `c${i}`, i % 2 ? 'alice' : 'bob'));
+    await registry.bind(session('gw2', 'c0', 'alice'));
+    assert.equal(await registry.cleanupDeadGateways(), 0, 'alive: not dead');
+    assert.equal(await registry.dropGateway('gw1'), 5);
+    assert.deepEqual(await registry.sessionsOf('alice'), [session('gw2', 'c0', 'alice')]);
+    assert.deepEqual(await registry.sessionsOf('bob'), []);
+    assert.equal(await fx.redis.exists(keys.session('gw1', 'c1'), keys.gatewaySessions('gw1')), 0);
+    assert.equal(await registry.isGatewayAlive('gw1'), true, 'the heartbeat is not touched');
+  });
+
   it('caches liveness answers for a short while', async () => {
     const keys = fx.freshKeys();
     let now = 0;

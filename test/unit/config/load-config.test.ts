@@ -58,6 +58,7 @@ describe('loadConfig', () => {
       { DIM_VERIFY_ALL_MESSAGES: 'perhaps' },
       { DIM_REDIS_URL: 'http://x' },
       { DIM_LOG_LEVEL: 'loud' },
+      { DIM_BUS_CLAIM_IDLE_MS: '0' },
       { DIM_CONFIG_FILE: '/nonexistent/file.json' },
     ];
     for (const env of bad) {
@@ -80,6 +81,7 @@ describe('loadConfig: shards, ANS and instance name', () => {
         DIM_ANS: 'archivist=archivist@2PaF5csHmt8n1e2wdDimHHyj1HrdW3QZur9, monitor=monitor@x',
         DIM_SHARDS: '8',
         DIM_INSTANCE_NAME: 'gw-1',
+        DIM_BUS_CLAIM_IDLE_MS: '1500',
       },
       '/',
     );
@@ -89,6 +91,8 @@ describe('loadConfig: shards, ANS and instance name', () => {
     });
     assert.equal(config.shards, 8);
     assert.equal(config.instanceName, 'gw-1');
+    assert.equal(config.busClaimIdleMs, 1500);
+    assert.equal(loadConfig({}, '/').busClaimIdleMs, undefined);
     assert.throws(
       () => loadConfig({ DIM_ANS: 'archivist' }, '/'),
       (e: unknown) => e instanceof ConfigError && e.message.includes('DIM_ANS'),
@@ -96,6 +100,19 @@ describe('loadConfig: shards, ANS and instance name', () => {
     assert.throws(
       () => loadConfig({ DIM_SHARDS: '0' }, '/'),
       (e: unknown) => e instanceof ConfigError && e.message.includes('DIM_SHARDS'),
+    );
+  });
+});
+
+describe('loadConfig: empty variables and port 0', () => {
+  it('treats empty variables as unset and accepts DIM_PORT=0 (any free port)', () => {
+    const config = loadConfig({ DIM_REDIS_URL: '', DIM_PORT: '0', DIM_MAX_FRAME_BYTES: '' }, '/');
+    assert.equal(config.redisUrl, undefined);
+    assert.equal(config.port, 0);
+    assert.equal(config.limits.maxFrameBytes, DEFAULT_LIMITS.maxFrameBytes);
+    assert.throws(
+      () => loadConfig({ DIM_PUBLIC_PORT: '0' }, '/'),
+      (e: unknown) => e instanceof ConfigError,
     );
   });
 });

@@ -51,6 +51,11 @@ export class StationNode {
     this.messenger = new StationMessenger(options.identity, this.directory, () => Date.now() / 1000);
   }
 
+  /** The shared state this node runs on (inspection, tests). */
+  get backend(): Backend {
+    return this.#o.backend;
+  }
+
   /** Start every role; resolves with the gateway's listening address when it runs one. */
   async start(): Promise<{ address: string; port: number } | undefined> {
     const { config, backend, roles, instanceName, identity } = this.#o;

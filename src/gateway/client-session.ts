@@ -108,6 +108,8 @@ export class ClientSession implements ChannelHandler {
   #protocolErrors = 0;
   #chain: Promise<void> = Promise.resolve();
   #handshakeTimer: NodeJS.Timeout | undefined;
+  /** Terminal declared in the first handshake's visa or in a login (2026 multi-device clients). */
+  #deviceTerminal: string | undefined;
 
   constructor(channel: ClientChannel, deps: SessionDeps) {
     this.channel = channel;
@@ -275,6 +277,8 @@ export class ClientSession implements ChannelHandler {
       if (meta === undefined)
         throw new ProtocolError('VERIFY_KEY_NOT_FOUND', 'visa attached without a known meta');
       const visa = attachedVisa(message, meta);
+      if (visa && this.#state !== 'bound' && visa.terminal !== undefined)
+        this.#deviceTerminal = visa.terminal;
       if (visa) {
         const verdict = await directory.acceptDocument(visa, this.#deps.now() / 1000, message.sender);
         if (verdict !== 'saved' && verdict !== 'not-changed') {
@@ -339,23 +343,39 @@ export class ClientSession implements ChannelHandler {
     this.#user = sender;
     this.#active = true;
     clearTimeout(this.#handshakeTimer);
-    if (first) this.#log.info({ code: 'SESSION_BOUND', user: sender.string }, 'handshake complete');
+    if (first)
+      this.#log.info(
+        { code: 'SESSION_BOUND', user: sender.string, terminal: this.#terminal },
+        'handshake complete',
+      );
+    this.#register();
+  }
+
+  /** (Re-)register the session in the registry, then ask for the terminal's backlog. */
+  #register(): void {
+    const user = this.#user;
+    if (user === undefined) return;
     this.#deps.registry
       .bind({
         gatewayId: this.#deps.gatewayId,
         connId: this.channel.id,
-        user: sender.naked().string,
+        user: user.naked().string,
         terminal: this.#terminal,
-        active: true,
+        active: this.#active,
         since: this.#deps.now(),
       })
-      .then(() => this.#requestBacklog())
+      .then(() => {
+        if (this.#active) this.#requestBacklog();
+      })
       .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'bind failed'));
   }
 
-  /** The device tag of the bound user (`*` for clients that send none). */
+  /**
+   * The device tag of the session (`*` for clients that send none): the terminal of the handshake
+   * sender ID (`name@address/terminal`), else the one the client declared in its visa or login.
+   */
   get #terminal(): string {
-    return this.#user?.terminal ?? DEFAULT_TERMINAL;
+    return this.#user?.terminal ?? this.#deviceTerminal ?? DEFAULT_TERMINAL;
   }
 
   #requestBacklog(): void {
@@ -420,6 +440,16 @@ export class ClientSession implements ChannelHandler {
       const station = login.station?.id;
       if (station !== undefined && !station.isSameAs(this.#deps.messenger.identity.id)) {
         return 'login'; // roaming to another station: recorded by the dispatcher, no reply
+      }
+      if (
+        login.terminal !== undefined &&
+        login.terminal !== this.#terminal &&
+        message.sender.terminal === undefined
+      ) {
+        // The device declared its terminal: deliveries and stored-copy state follow it from now on.
+        this.#deviceTerminal = login.terminal;
+        this.#active = true;
+        this.#register();
       }
       this.#setActive(true);
       this.#sendReceipt(message, 'Login received.', {

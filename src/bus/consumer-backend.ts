@@ -45,6 +45,8 @@ export interface ConsumerBackend {
   /** Reset the idle time of entries still pending for this consumer; returns those that are not any more. */
   touch(ids: readonly string[]): Promise<string[]>;
   ack(ids: readonly string[]): Promise<void>;
+  /** Remove the stream's entries that every group has acknowledged; returns how many. */
+  trimAcknowledged(): Promise<number>;
   /** Atomically append the entry to the dead-letter stream and acknowledge it. */
   deadLetter(entry: DeadLetter): Promise<void>;
   /** Make a blocked `readNew` return early (closing). */

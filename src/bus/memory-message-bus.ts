@@ -82,6 +82,10 @@ class MemoryConsumerBackend implements ConsumerBackend {
     this.#store.ack(this.#stream, this.#group, ids);
   }
 
+  async trimAcknowledged(): Promise<number> {
+    return this.#store.trimAcknowledged(this.#stream);
+  }
+
   async deadLetter(entry: DeadLetter): Promise<void> {
     const fields: Record<string, string> = { p: entry.payload };
     if (entry.orderKey !== undefined) fields['k'] = entry.orderKey;

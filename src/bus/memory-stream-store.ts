@@ -226,6 +226,33 @@ export class MemoryStreamStore {
     return lost;
   }
 
+  /**
+   * Remove the entries every group has acknowledged (trim-acknowledged.lua): below each group's lowest
+   * pending ID, or up to its last-delivered ID when nothing is pending. Returns how many were removed.
+   */
+  trimAcknowledged(stream: string): number {
+    const s = this.#streams.get(stream);
+    if (!s || s.groups.size === 0) return 0;
+    let minMs = Number.POSITIVE_INFINITY;
+    let minSeq = 0;
+    for (const g of s.groups.values()) {
+      let ms = g.lastMs;
+      let seq = g.lastSeq + 1;
+      for (const id of g.pending.keys()) {
+        const [pm, ps] = parseId(id);
+        if (pm < ms || (pm === ms && ps < seq)) [ms, seq] = [pm, ps];
+      }
+      if (ms < minMs || (ms === minMs && seq < minSeq)) [minMs, minSeq] = [ms, seq];
+    }
+    // entries strictly below (minMs, minSeq): the upper bound of the ID just before it
+    const cut =
+      minSeq > 0
+        ? upperBound(s.entries, minMs, minSeq - 1)
+        : upperBound(s.entries, minMs - 1, Number.MAX_SAFE_INTEGER);
+    if (cut > 0) s.entries.splice(0, cut);
+    return cut;
+  }
+
   /** XACK stream group ids…; 0 acked when the stream or group does not exist. */
   ack(stream: string, group: string, ids: readonly string[]): number {
     const g = this.#streams.get(stream)?.groups.get(group);

@@ -175,6 +175,12 @@ export class RedisConsumerBackend implements ConsumerBackend {
     await this.#cmd(this.#main, () => this.#main.call('XACK', [stream, group, ...ids]));
   }
 
+  async trimAcknowledged(): Promise<number> {
+    const { stream } = this.#o;
+    const removed = await this.#cmd(this.#main, () => this.#o.scripts.run('trimAcknowledged', [stream], []));
+    return Number(removed) || 0;
+  }
+
   async deadLetter(entry: DeadLetter): Promise<void> {
     const o = this.#o;
     await this.#cmd(this.#main, () =>

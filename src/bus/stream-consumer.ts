@@ -257,6 +257,10 @@ export class StreamConsumer implements BusConsumer {
 
   async #maintain(): Promise<void> {
     await this.#flushAcks();
+    // Acknowledged entries are history: drop them so that memory (and Redis) stay bounded by the
+    // backlog, not by the traffic ever carried. Pending and undelivered entries are kept.
+    const trimmed = await this.#backend.trimAcknowledged();
+    if (trimmed > 0) this.#log.debug({ code: 'BUS_TRIMMED', count: trimmed }, 'acknowledged entries trimmed');
     const now = Date.now();
     const stale: string[] = [];
     const threshold = now - this.#o.claimIdleMs / 4;

@@ -13,6 +13,7 @@ export const SCRIPTS = {
   deadLetter: { file: 'dead-letter.lua', numberOfKeys: 2, command: 'dimDeadLetter' },
   /** Reset the idle time of entries a consumer still owns; returns those it lost. */
   touchPending: { file: 'touch-pending.lua', numberOfKeys: 1, command: 'dimTouchPending' },
+  trimAcknowledged: { file: 'trim-acknowledged.lua', numberOfKeys: 1, command: 'dimTrimAcknowledged' },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

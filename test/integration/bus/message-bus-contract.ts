@@ -394,6 +394,41 @@ export function messageBusContract(factory: BusFactory): void {
     assert.ok(overlaps > 0, 'different keys overlap');
   });
 
+  it(
+    'trims entries every group acknowledged, keeps pending and undelivered ones',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('acked');
+      let release: () => void = () => undefined;
+      const blocked = new Promise<void>((r) => (release = r));
+      const c = consumer(
+        bus,
+        s,
+        async (e) => {
+          if (e.payload === 'slow') await blocked;
+        },
+        { claimIdleMs: 200, concurrency: 4 },
+      );
+      for (const p of ['a', 'b', 'slow', 'c']) await bus.publish(s, p);
+      await sleep(600);
+      // 'a' and 'b' are acknowledged and trimmed; 'slow' is pending, so it and what follows stay
+      const left = (await bus.range(s, 10)).map((r) => r.fields['p']);
+      assert.deepEqual(left, ['slow', 'c']);
+      // a second group that has read nothing keeps everything from now on
+      let releaseLate: () => void = () => undefined;
+      const lateBlocked = new Promise<void>((r) => (releaseLate = r));
+      const other = consumer(bus, s, async () => lateBlocked, { group: 'late', claimIdleMs: 200 });
+      release();
+      await waitFor(async () => (await bus.pendingCount(s, 'g')) === 0, 'group g done');
+      await sleep(300);
+      assert.ok((await bus.length(s)) >= 1, 'entries the late group has not acknowledged are kept');
+      releaseLate();
+      await other.close();
+      await c.close();
+    },
+  );
+
   it('trims streams to about maxLen', { timeout: TEST_TIMEOUT }, async () => {
     const bus = newBus({ maxLen: 50 });
     const s = uniqueStream('trim');

@@ -1,0 +1,133 @@
+/**
+ * A small log-bucketed latency histogram (the HdrHistogram layout with 8 significant bits): values are
+ * recorded in whole microseconds; values below 256 µs are exact, larger ones fall into one of 128 linear
+ * sub-buckets per power of two, so a reported percentile is within 0.4% of a recorded value (bucket
+ * midpoints; at most 1/256 relative error). Range 1 µs … 2^53 µs; memory is a few KiB whatever the count.
+ * Histograms merge by adding bucket counts (`add`).
+ */
+
+const SUB_BITS = 8;
+const SUB_COUNT = 1 << SUB_BITS; // 256: exact below this
+const HALF = SUB_COUNT >> 1; // 128 sub-buckets per power of two above it
+const MAX_SHIFT = 45;
+const BUCKETS = SUB_COUNT + MAX_SHIFT * HALF;
+
+export interface LatencySummary {
+  readonly count: number;
+  /** Milliseconds, 3 decimals; 0 when count is 0. */
+  readonly min: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+function indexOf(us: number): number {
+  if (us < SUB_COUNT) return us;
+  // shift such that us >> shift is in [128, 255]
+  const shift = Math.min(MAX_SHIFT, Math.floor(Math.log2(us)) - (SUB_BITS - 1));
+  let m = Math.floor(us / 2 ** shift);
+  // Math.log2 can be off by one near powers of two: normalise
+  let s = shift;
+  if (m >= SUB_COUNT) {
+    s += 1;
+    m = Math.floor(us / 2 ** s);
+  } else if (m < HALF && s > 1) {
+    s -= 1;
+    m = Math.floor(us / 2 ** s);
+  }
+  return Math.min(BUCKETS - 1, SUB_COUNT + (s - 1) * HALF + (m - HALF));
+}
+
+/** Lowest and highest value (µs) of a bucket. */
+function bucketRange(index: number): [number, number] {
+  if (index < SUB_COUNT) return [index, index];
+  const s = Math.floor((index - SUB_COUNT) / HALF) + 1;
+  const m = ((index - SUB_COUNT) % HALF) + HALF;
+  const low = m * 2 ** s;
+  return [low, low + 2 ** s - 1];
+}
+
+const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+export class Histogram {
+  readonly #counts = new Float64Array(BUCKETS);
+  #count = 0;
+  #sumUs = 0;
+  #minUs = Number.POSITIVE_INFINITY;
+  #maxUs = 0;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Record a duration in milliseconds (negative values count as 0; sub-µs values as 1 µs). */
+  recordMs(ms: number): void {
+    this.recordUs(ms * 1000);
+  }
+
+  recordUs(value: number): void {
+    const us = Math.max(1, Math.round(Number.isFinite(value) ? value : 0));
+    this.#counts[indexOf(us)]! += 1;
+    this.#count += 1;
+    this.#sumUs += us;
+    if (us < this.#minUs) this.#minUs = us;
+    if (us > this.#maxUs) this.#maxUs = us;
+  }
+
+  /** Add another histogram's counts to this one. */
+  add(other: Histogram): void {
+    const counts = other.#counts;
+    for (let i = 0; i < BUCKETS; i++) {
+      const c = counts[i]!;
+      if (c !== 0) this.#counts[i]! += c;
+    }
+    this.#count += other.#count;
+    this.#sumUs += other.#sumUs;
+    this.#minUs = Math.min(this.#minUs, other.#minUs);
+    this.#maxUs = Math.max(this.#maxUs, other.#maxUs);
+  }
+
+  /** The value (ms) at quantile q in [0, 1]: the midpoint of the bucket holding it, within [min, max]. */
+  quantileMs(q: number): number {
+    if (this.#count === 0) return 0;
+    const rank = Math.max(1, Math.ceil(Math.min(1, Math.max(0, q)) * this.#count));
+    let seen = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      seen += this.#counts[i]!;
+      if (seen >= rank) {
+        const [low, high] = bucketRange(i);
+        const mid = (low + high) / 2;
+        return Math.min(this.#maxUs, Math.max(this.#minUs, mid)) / 1000;
+      }
+    }
+    return this.#maxUs / 1000;
+  }
+
+  get maxMs(): number {
+    return this.#count === 0 ? 0 : this.#maxUs / 1000;
+  }
+
+  get minMs(): number {
+    return this.#count === 0 ? 0 : this.#minUs / 1000;
+  }
+
+  get meanMs(): number {
+    return this.#count === 0 ? 0 : this.#sumUs / this.#count / 1000;
+  }
+
+  summary(): LatencySummary {
+    return {
+      count: this.#count,
+      min: round3(this.minMs),
+      mean: round3(this.meanMs),
+      p50: round3(this.quantileMs(0.5)),
+      p90: round3(this.quantileMs(0.9)),
+      p99: round3(this.quantileMs(0.99)),
+      p999: round3(this.quantileMs(0.999)),
+      max: round3(this.maxMs),
+    };
+  }
+}

@@ -2,6 +2,7 @@
 /**
  * Station process entry point (wiring only).
  *   node workers/station.ts [all | gateway | dispatcher | storage ...]
+ * (workers/gateway.ts, dispatcher.ts and storage.ts run one role each.)
  * Without DIM_REDIS_URL every role runs in this one process on the embedded in-memory engine.
  * Settings: environment variables / DIM_CONFIG_FILE (see README). SIGTERM / SIGINT drain in order.
  */
@@ -26,9 +27,9 @@ function parseRoles(args: string[]): Role[] {
   return roles;
 }
 
-async function main(): Promise<void> {
+async function main(args: readonly string[]): Promise<void> {
   const config = loadConfig(process.env, process.cwd());
-  const roles = parseRoles(process.argv.slice(2));
+  const roles = parseRoles([...args]);
   const logger = createLogger(config.logLevel);
   const instanceName = config.instanceName ?? `${hostname()}-${process.pid}`;
   const { identity, created } = await loadOrCreateKeyFile(config.keyFile, () =>
@@ -99,12 +100,17 @@ async function main(): Promise<void> {
     );
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`configuration error: ${err.message}\n`);
-    process.exitCode = 78; // EX_CONFIG
-    return;
-  }
-  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+/** Run a station process with the given role arguments; reports errors and sets the exit code. */
+export function runStation(args: readonly string[]): void {
+  main(args).catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exitCode = 78; // EX_CONFIG
+      return;
+    }
+    process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
+
+if (import.meta.main) runStation(process.argv.slice(2));

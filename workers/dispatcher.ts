@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+/** The dispatcher role alone (needs DIM_REDIS_URL). Same settings as workers/station.ts. */
+import { runStation } from './station.ts';
+
+runStation(['dispatcher']);

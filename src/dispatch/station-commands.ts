@@ -51,6 +51,9 @@ export interface StationCommandDeps {
   readonly processInner?: (message: unknown) => Promise<StationReply[]>;
 }
 
+/** Sends a receipt about the request being processed (no-op towards stations). */
+type Receipt = (text: string, options?: Omit<ReceiptOptions, 'content'>) => void;
+
 const BUILTIN_ANS: Readonly<Record<string, string>> = {
   all: 'everyone@everywhere',
   everyone: 'everyone@everywhere',
@@ -80,7 +83,7 @@ export class StationCommands {
   async process(message: ReliableMessage, content: Content, now: number): Promise<StationReply[]> {
     const sender = message.sender;
     const replies: StationReply[] = [];
-    const receipt = (text: string, options: Omit<ReceiptOptions, 'content'> = {}): void => {
+    const receipt: Receipt = (text, options = {}) => {
       // Stations do not answer other stations with receipts (they would bounce forever).
       if (sender.isStation) return;
       replies.push({ to: sender, content: buildReceipt(text, message, now, { ...options, content }) });
@@ -189,7 +192,7 @@ export class StationCommands {
     sender: ID,
     now: number,
     replies: StationReply[],
-    receipt: (text: string, options?: Omit<ReceiptOptions, 'content'>) => void,
+    receipt: Receipt,
   ): Promise<void> {
     const replacements = { did: id.string };
     if (rawMeta === undefined) {
@@ -219,7 +222,7 @@ export class StationCommands {
     sender: ID,
     now: number,
     replies: StationReply[],
-    receipt: (text: string, options?: Omit<ReceiptOptions, 'content'>) => void,
+    receipt: Receipt,
   ): Promise<void> {
     const replacements = { did: id.string };
     const documents = (await this.#deps.directory.documents(id)).sort((a, b) => a.time - b.time);
@@ -252,7 +255,7 @@ export class StationCommands {
     rawMeta: unknown,
     rawDocuments: readonly unknown[],
     now: number,
-    receipt: (text: string, options?: Omit<ReceiptOptions, 'content'>) => void,
+    receipt: Receipt,
   ): Promise<void> {
     const replacements = { did: id.string };
     if (rawMeta !== undefined) {

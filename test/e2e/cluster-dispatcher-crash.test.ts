@@ -6,24 +6,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DimClient, ReceivedMessage } from '../../src/client/dim-client.ts';
+import type { DimClient } from '../../src/client/dim-client.ts';
 import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { DISPATCH_GROUP } from '../../src/dispatch/dispatcher.ts';
-import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, sleep, waitUntil } from '../helpers/cluster.ts';
+import { Cluster, collect, sleep, waitUntil } from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
-
-function collect(client: DimClient, sender: ID): ReceivedMessage[] {
-  const got: ReceivedMessage[] = [];
-  client.on('message', (m) => {
-    if (m.sender.isSameAs(sender)) got.push(m);
-  });
-  return got;
-}
 
 interface Flow {
   /** signature → text of every message sent. */

@@ -9,18 +9,10 @@ import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import { GATEWAY_GROUP } from '../../src/gateway/delivery-consumer.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, sleep, waitUntil } from '../helpers/cluster.ts';
+import { Cluster, collect, sleep, waitUntil } from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
-
-function collect(client: DimClient, sender: ID): ReceivedMessage[] {
-  const got: ReceivedMessage[] = [];
-  client.on('message', (m) => {
-    if (m.sender.isSameAs(sender)) got.push(m);
-  });
-  return got;
-}
 
 describe('station cluster: kill -9 of a gateway', { timeout: 90_000 }, () => {
   let cluster: Cluster;

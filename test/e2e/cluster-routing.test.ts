@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DimClient, ReceivedMessage } from '../../src/client/dim-client.ts';
+import type { ReceivedMessage } from '../../src/client/dim-client.ts';
 import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
@@ -13,19 +13,10 @@ import { RsaPrivateKey } from '../../src/protocol/crypto/rsa.ts';
 import { ContentType } from '../../src/protocol/dkd/content-type.ts';
 import { signDocument } from '../../src/protocol/mkm/document.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, sleep, waitUntil } from '../helpers/cluster.ts';
+import { Cluster, collect, sleep, waitUntil } from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
-
-/** Messages from `sender` that `client` receives from now on (attach before the handshake). */
-function collect(client: DimClient, sender: ID): ReceivedMessage[] {
-  const got: ReceivedMessage[] = [];
-  client.on('message', (m) => {
-    if (m.sender.isSameAs(sender)) got.push(m);
-  });
-  return got;
-}
 
 const uniqueSignatures = (messages: readonly ReceivedMessage[]): Set<string> =>
   new Set(messages.map((m) => m.raw.signatureText));

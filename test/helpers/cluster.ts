@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { DimClient } from '../../src/client/dim-client.ts';
-import type { DimClientOptions } from '../../src/client/dim-client.ts';
+import type { DimClientOptions, ReceivedMessage } from '../../src/client/dim-client.ts';
+import type { ID } from '../../src/protocol/mkm/identifier.ts';
 import type { KeyDirectory } from '../../src/client/key-directory.ts';
 import { MtpClientTransport } from '../../src/client/mtp-client-transport.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
@@ -421,4 +422,13 @@ export class Cluster {
     await this.redis.dispose();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Messages from `sender` that `client` receives from now on (attach before the handshake). */
+export function collect(client: DimClient, sender: ID): ReceivedMessage[] {
+  const got: ReceivedMessage[] = [];
+  client.on('message', (m) => {
+    if (m.sender.isSameAs(sender)) got.push(m);
+  });
+  return got;
 }

@@ -82,6 +82,23 @@ class Rejection extends Error {
   }
 }
 
+/**
+ * A message's stage 2: `done` resolves when it is settled (durably accepted or explicitly refused) and its
+ * frame may be acknowledged; rejects when it was not accepted (no OK: the client resends). Wrapped in an
+ * object so that async stage-1 functions do not wait for it.
+ */
+interface Settlement {
+  readonly done: Promise<void>;
+}
+
+const SETTLED: Settlement = { done: Promise.resolve() };
+const settlement = (done: Promise<void>): Settlement => {
+  // Handlers are attached once every message of the frame went through stage 1, possibly after other
+  // I/O: mark the promise handled now so a refusal is never reported as an unhandled rejection.
+  done.catch(() => undefined);
+  return { done };
+};
+
 interface HeldMessage {
   readonly message: ReliableMessage;
   readonly resolve: () => void;
@@ -142,10 +159,19 @@ export class ClientSession implements ChannelHandler {
   // ---- channel events -------------------------------------------------------------------------------
 
   onPackage(body: Buffer, ack: () => void): void {
-    // Parse and classify strictly in arrival order; durable acceptance may complete later, in order.
-    this.#chain = this.#chain.then(() => {
-      const settled = this.#processPackage(body);
-      settled.then(ack, (err: unknown) => this.#notAcked(err));
+    // Stage 1 (verify, classify, hand to the sink) runs strictly in arrival order, so that messages of
+    // one connection reach the bus in the order they were sent. Stage 2 (durable acceptance, or a held
+    // message's replay) may complete later; the frame's OK is sent when every message in it settled.
+    this.#chain = this.#chain.then(async () => {
+      let settled: Settlement;
+      try {
+        settled = await this.#processPackage(body);
+      } catch (err) {
+        // e.g. the directory's store unreachable: no OK, the client resends; later frames still flow
+        this.#notAcked(err);
+        return;
+      }
+      settled.done.then(ack, (err: unknown) => this.#notAcked(err));
     });
   }
 
@@ -167,19 +193,23 @@ export class ClientSession implements ChannelHandler {
 
   // ---- package processing ---------------------------------------------------------------------------
 
-  /** One frame may carry several JSON messages separated by newlines. Resolves when all are settled. */
-  #processPackage(body: Buffer): Promise<void> {
+  /**
+   * One frame may carry several JSON messages separated by newlines. Resolves once every message went
+   * through stage 1 (in order), with a promise of their settlement.
+   */
+  async #processPackage(body: Buffer): Promise<Settlement> {
     const text = body.toString('utf8');
     const lines = text.startsWith('{') ? text.split(/\r?\n/).filter((l) => l.trim().length > 0) : [text];
     const settled: Promise<void>[] = [];
     for (const line of lines) {
-      if (this.#state === 'closed') return Promise.reject(new Error('connection closed'));
-      settled.push(this.#processLine(line));
+      if (this.#state === 'closed') return settlement(Promise.reject(new Error('connection closed')));
+      settled.push((await this.#processLine(line)).done);
     }
-    return Promise.all(settled).then(() => undefined);
+    return settlement(Promise.all(settled).then(() => undefined));
   }
 
-  #processLine(line: string): Promise<void> {
+  /** Stage 1 of one message; resolves with its settlement. */
+  async #processLine(line: string): Promise<Settlement> {
     if (!this.#bucket.take(this.#deps.now())) {
       this.#rateViolations += 1;
       if (this.#rateViolations > this.#deps.limits.maxRateViolations) {
@@ -188,7 +218,7 @@ export class ClientSession implements ChannelHandler {
           'persistent rate excess: closing',
         );
         this.channel.close('RATE_LIMITED', 'message rate limit exceeded persistently');
-        return Promise.reject(new Error('rate limited'));
+        return settlement(Promise.reject(new Error('rate limited')));
       }
       return this.#refuse(
         line,
@@ -200,19 +230,27 @@ export class ClientSession implements ChannelHandler {
       message = parseReliableMessage(line, this.#messageLimits);
     } catch (err) {
       this.#protocolError(err, 'unparseable message');
-      return Promise.resolve();
+      return SETTLED;
     }
-    return this.#processMessage(message).catch((err: unknown) => {
+    return this.#stageOne(message);
+  }
+
+  /** Run stage 1; a refusal settles the message at once (it will never be accepted). */
+  async #stageOne(message: ReliableMessage): Promise<Settlement> {
+    try {
+      return await this.#processMessage(message);
+    } catch (err) {
       if (err instanceof Rejection) return this.#reject(message, err);
       if (isProtocolError(err)) {
         this.#protocolError(err, 'message refused');
-        return undefined;
+        return SETTLED;
       }
       throw err;
-    });
+    }
   }
 
-  async #processMessage(message: ReliableMessage): Promise<void> {
+  /** Stage 1: check, classify and hand over; returns the settlement (stage 2). */
+  async #processMessage(message: ReliableMessage): Promise<Settlement> {
     const deps = this.#deps;
     await this.#acceptAttachments(message);
     const bound = this.#state === 'bound' ? this.#user : undefined;
@@ -239,13 +277,21 @@ export class ClientSession implements ChannelHandler {
     const toEveryone = message.receiver.equals(EVERYONE) || message.receiver.equals(EVERY_STATION);
     let content: Content | undefined;
     if (forStation || toEveryone) content = this.#openForStation(message);
-    if (content !== undefined && content.command === 'handshake') return this.#handshake(message, content);
+    if (content !== undefined && content.command === 'handshake') {
+      await this.#handshake(message, content);
+      return SETTLED;
+    }
     if (this.#state !== 'bound') return this.#hold(message);
     if (content !== undefined) {
       const handled = this.#sessionCommand(message, content);
-      if (handled !== undefined) return deps.sink.publish(message, this.#origin(handled));
+      if (handled !== undefined) return this.#publish(message, this.#origin(handled));
     }
-    return deps.sink.publish(message, this.#origin());
+    return this.#publish(message, this.#origin());
+  }
+
+  /** Hand to the sink now (stage 1 ends when the publish is issued); settles when durable. */
+  #publish(message: ReliableMessage, origin: MessageOrigin): Settlement {
+    return settlement(this.#deps.sink.publish(message, origin));
   }
 
   #openForStation(message: ReliableMessage): Content | undefined {
@@ -334,7 +380,7 @@ export class ClientSession implements ChannelHandler {
       buildHandshakeReply(SUCCESS, now, { session: this.sessionKey, remoteAddress: remote }),
       attach,
     );
-    this.#replayHeld();
+    await this.#replayHeld();
   }
 
   #bind(sender: ID): void {
@@ -394,39 +440,43 @@ export class ClientSession implements ChannelHandler {
       );
   }
 
-  #hold(message: ReliableMessage): Promise<void> {
+  /** Hold until the handshake (stage 1 ends here); settles once replayed and accepted. */
+  #hold(message: ReliableMessage): Settlement {
     if (this.#held.length >= this.#deps.limits.maxHeldMessages) {
       // Not acknowledged: the client keeps it and resends; nothing accepted is dropped.
-      return Promise.reject(
+      const full = Promise.reject(
         new Rejection('HELD_QUEUE_FULL', 'too many messages before the handshake', false),
       );
+      this.#log.warn({ code: 'HELD_QUEUE_FULL', sender: message.sender.string }, 'message not held');
+      return settlement(full);
     }
     const first = this.#held.length === 0;
-    return new Promise<void>((resolve, reject) => {
-      this.#held.push({ message, resolve, reject });
-      if (first) {
-        const now = this.#deps.now() / 1000;
-        const reply = buildHandshakeReply(AGAIN, now, {
-          session: this.sessionKey,
-          remoteAddress: [this.channel.remote.address, this.channel.remote.port],
-          force: true,
-        });
-        this.#send(message.sender, reply, false);
-      }
-    });
+    return settlement(
+      new Promise<void>((resolve, reject) => {
+        this.#held.push({ message, resolve, reject });
+        if (first) {
+          const now = this.#deps.now() / 1000;
+          const reply = buildHandshakeReply(AGAIN, now, {
+            session: this.sessionKey,
+            remoteAddress: [this.channel.remote.address, this.channel.remote.port],
+            force: true,
+          });
+          this.#send(message.sender, reply, false);
+        }
+      }),
+    );
   }
 
-  #replayHeld(): void {
+  /** Replay held messages in their original order (called from stage 1 of the handshake). */
+  async #replayHeld(): Promise<void> {
     const held = this.#held;
     this.#held = [];
     for (const { message, resolve, reject } of held) {
-      this.#processMessage(message)
-        .catch((err: unknown) => {
-          if (err instanceof Rejection) return this.#reject(message, err);
-          if (isProtocolError(err)) return this.#protocolError(err, 'held message refused');
-          throw err;
-        })
-        .then(resolve, reject);
+      try {
+        (await this.#stageOne(message)).done.then(resolve, reject);
+      } catch (err) {
+        reject(err);
+      }
     }
   }
 
@@ -524,9 +574,9 @@ export class ClientSession implements ChannelHandler {
     this.#send(to, buildReceipt(text, message, this.#deps.now() / 1000, options), false);
   }
 
-  #reject(message: ReliableMessage, rejection: Rejection): Promise<void> {
+  #reject(message: ReliableMessage, rejection: Rejection): Settlement {
     this.#log.warn({ code: rejection.code, sender: message.sender.string }, 'message rejected');
-    if (!rejection.settle) return Promise.reject(rejection);
+    if (!rejection.settle) return settlement(Promise.reject(rejection));
     // Tell the connection's own (proven) user, also when the message claimed another sender; never
     // encrypt to an unproven claimed sender.
     const user = this.#user;
@@ -543,10 +593,10 @@ export class ClientSession implements ChannelHandler {
         to,
       );
     }
-    return Promise.resolve();
+    return SETTLED;
   }
 
-  #refuse(line: string, rejection: Rejection): Promise<void> {
+  #refuse(line: string, rejection: Rejection): Settlement {
     let message: ReliableMessage | undefined;
     try {
       message = parseReliableMessage(line, this.#messageLimits);
@@ -555,7 +605,7 @@ export class ClientSession implements ChannelHandler {
     }
     if (message) return this.#reject(message, rejection);
     this.#log.warn({ code: rejection.code }, 'message rejected');
-    return Promise.resolve();
+    return SETTLED;
   }
 
   #protocolError(err: unknown, what: string): void {

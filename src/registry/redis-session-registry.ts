@@ -195,7 +195,12 @@ export class RedisSessionRegistry implements SessionRegistry {
   /** session-drop-gateway.lua until done (state 1) or the gateway is alive (-1, unless `force`). */
   async #drop(gatewayId: string, force: boolean): Promise<{ removed: number; state: number }> {
     const k = this.#keys;
-    const keys = [k.gatewayHeartbeat(gatewayId), k.gatewaySessions(gatewayId), k.gateways()];
+    const keys = [
+      k.gatewayHeartbeat(gatewayId),
+      k.gatewaySessions(gatewayId),
+      k.gateways(),
+      k.deliveryStream(gatewayId),
+    ];
     const args = [
       gatewayId,
       keyPrefix((conn) => k.session(gatewayId, conn)),

@@ -31,7 +31,7 @@ export const STORE_SCRIPTS = {
   /** Drop user index entries without their session record. */
   sessionPrune: { file: 'session-prune.lua', numberOfKeys: 1, command: 'dimSessionPrune' },
   /** Remove one batch of a dead gateway's sessions. */
-  sessionDropGateway: { file: 'session-drop-gateway.lua', numberOfKeys: 3, command: 'dimSessionDropGateway' },
+  sessionDropGateway: { file: 'session-drop-gateway.lua', numberOfKeys: 4, command: 'dimSessionDropGateway' },
 } as const satisfies Readonly<Record<string, ScriptDefinition>>;
 
 export type StoreScriptName = keyof typeof STORE_SCRIPTS;

@@ -4,7 +4,8 @@
 -- recorded under it belongs to a dead process). The caller repeats until done.
 --
 -- KEYS[1]  the gateway's heartbeat   KEYS[2]  the gateway's sessions (set of connection IDs)
--- KEYS[3]  the known gateways (set)
+-- KEYS[3]  the known gateways (set)   KEYS[4]  the gateway's delivery stream (deleted with a dead gateway:
+--          every message in it is also in the inbox, and nobody will ever consume it)
 -- ARGV[1]  gatewayId   ARGV[2]  session key prefix of this gateway (+ connId = the key)
 -- ARGV[3]  user-sessions key prefix (+ user = the key)   ARGV[4]  batch size   ARGV[5]  '1' = force
 --
@@ -26,6 +27,7 @@ for _, conn in ipairs(conns) do
 end
 if redis.call('SCARD', KEYS[2]) == 0 then
   redis.call('SREM', KEYS[3], ARGV[1])
+  if ARGV[5] ~= '1' then redis.call('DEL', KEYS[4]) end
   return { removed, 1 }
 end
 return { removed, 0 }

@@ -29,6 +29,8 @@ describe('RedisSessionRegistry', () => {
     await registry.heartbeat('gw-live', 10_000);
     for (let i = 0; i < 5; i++) await registry.bind(session('gw-dead', `c${i}`, i % 2 ? 'alice' : 'bob'));
     await registry.bind(session('gw-live', 'c0', 'alice', 'phone'));
+    await fx.redis.xadd(keys.deliveryStream('gw-dead'), '*', 'p', 'undelivered');
+    await fx.redis.xadd(keys.deliveryStream('gw-live'), '*', 'p', 'in flight');
     assert.equal(await registry.isGatewayAlive('gw-dead'), true);
     assert.equal(await registry.cleanupDeadGateways(), 0, 'nothing is dead yet');
     assert.equal((await registry.sessionsOf('alice')).length, 3);
@@ -40,6 +42,12 @@ describe('RedisSessionRegistry', () => {
     assert.deepEqual(await registry.sessionsOf('bob'), []);
     assert.deepEqual(await fx.redis.smembers(keys.gateways()), ['gw-live'], 'the dead gateway is forgotten');
     assert.equal(await fx.redis.exists(keys.session('gw-dead', 'c1')), 0);
+    assert.equal(
+      await fx.redis.exists(keys.deliveryStream('gw-dead')),
+      0,
+      "the dead gateway's stream is gone",
+    );
+    assert.equal(await fx.redis.exists(keys.deliveryStream('gw-live')), 1, "a live gateway's stream is kept");
     assert.equal(await registry.cleanupDeadGateways(), 0, 'idempotent');
     assert.ok(lines.some((l) => l.code === 'GATEWAY_SESSIONS_DROPPED' && l['sessions'] === 5));
 

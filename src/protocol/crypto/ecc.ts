@@ -3,7 +3,7 @@
  * normalizes S), low-S produced on sign. Public keys arrive as hex (65/64/33 bytes) or PEM (SPKI under
  * `PUBLIC KEY` or `EC PUBLIC KEY`, curve OID ignored: the point is the tail of the BIT STRING).
  */
-import { createPrivateKey, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ProtocolError } from '../protocol-error.ts';
@@ -11,6 +11,8 @@ import type { PrivateKey, PublicKey } from './asymmetric-key.ts';
 import { hexDecode, hexEncode } from './encoding.ts';
 import type { KeyDict } from './key-dict.ts';
 import { encodePem, findPemBlock, parsePemBlocks } from './pem.ts';
+
+const CURVE_ORDER = secp256k1.Point.CURVE().n;
 
 /** SPKI DER prefix for an uncompressed secp256k1 point (id-ecPublicKey, secp256k1, BIT STRING of 66). */
 const SPKI_PREFIX = hexDecode('3056301006072a8648ce3d020106052b8104000a034200');
@@ -155,10 +157,23 @@ export class EccPrivateKey implements PrivateKey {
   readonly publicKey: EccPublicKey;
   readonly canDecrypt = false;
   readonly #scalar: Uint8Array;
+  readonly #keyObject: KeyObject;
 
   constructor(scalar: Uint8Array) {
     this.#scalar = checkScalar(scalar);
-    this.publicKey = new EccPublicKey(secp256k1.getPublicKey(this.#scalar, false));
+    const point = secp256k1.getPublicKey(this.#scalar, false);
+    this.publicKey = new EccPublicKey(point);
+    const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
+    this.#keyObject = createPrivateKey({
+      key: {
+        kty: 'EC',
+        crv: 'secp256k1',
+        d: b64(this.#scalar),
+        x: b64(point.subarray(1, 33)),
+        y: b64(point.subarray(33)),
+      },
+      format: 'jwk',
+    });
   }
 
   static generate(): EccPrivateKey {
@@ -170,9 +185,15 @@ export class EccPrivateKey implements PrivateKey {
     return new EccPrivateKey(parseEccPrivateData(dict.data));
   }
 
-  /** Deterministic (RFC 6979), low-S, DER. */
+  /**
+   * ECDSA over SHA-256 through OpenSSL (faster than noble here: bench/RESULTS.md), normalized to low-S so
+   * that strict verifiers (noble's default) accept it too; DER.
+   */
   sign(message: Uint8Array): Uint8Array {
-    return secp256k1.sign(message, this.#scalar, { format: 'der' });
+    const der = nodeSign('sha256', message, { key: this.#keyObject, dsaEncoding: 'der' });
+    const signature = secp256k1.Signature.fromBytes(der, 'der');
+    if (!signature.hasHighS()) return new Uint8Array(der);
+    return new secp256k1.Signature(signature.r, CURVE_ORDER - signature.s).toBytes('der');
   }
 
   decrypt(): Uint8Array {

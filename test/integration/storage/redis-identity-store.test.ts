@@ -28,7 +28,8 @@ describe('RedisIdentityStore', () => {
     const keys = fx.freshKeys();
     const writer = new RedisIdentityStore(fx.client(), keys);
     await writer.putMetaIfAbsent(carol, meta);
-    await writer.putDocumentIfNewer(visa(100, 'phone'));
+    const written = visa(100, 'phone');
+    await writer.putDocumentIfNewer(written);
     const reader = new RedisIdentityStore(fx.client(), keys);
     const stored = await reader.getMeta(carol);
     assert.notEqual(stored, meta, 'parsed from Redis');
@@ -36,7 +37,7 @@ describe('RedisIdentityStore', () => {
     assert.equal(stored?.isValid(), true);
     const docs = await reader.getDocuments(carol);
     assert.equal(docs.length, 1);
-    assert.deepEqual(docs[0]?.dict, visa(100, 'phone').dict);
+    assert.deepEqual(docs[0]?.dict, written.dict, 'the stored document, byte for byte');
     assert.equal(docs[0]?.verify(meta.key), true);
     assert.equal(await reader.putDocumentIfNewer(visa(100, 'phone')), false, 'newer-only across clients');
   });

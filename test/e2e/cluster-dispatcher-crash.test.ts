@@ -11,7 +11,7 @@ import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { DISPATCH_GROUP } from '../../src/dispatch/dispatcher.ts';
-import { Cluster, collect, sleep, waitUntil } from '../helpers/cluster.ts';
+import { Cluster, collect, sendTracked, sleep, waitUntil } from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
@@ -40,15 +40,7 @@ async function flow(
   const sends: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     await at(i);
-    const packed = a.pack(to.id, { type: 1, text: `flow ${i}` });
-    const sig = packed.message.signatureText;
-    texts.set(sig, `flow ${i}`);
-    sends.push(
-      a.transport.send(packed.text).then(
-        () => void acked.add(sig),
-        () => undefined, // not acknowledged: the station owes nothing
-      ),
-    );
+    sends.push(sendTracked(a, to.id, `flow ${i}`, texts, acked));
     const ms = pause(i);
     if (ms > 0) await sleep(ms);
   }

@@ -9,7 +9,7 @@ import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import { GATEWAY_GROUP } from '../../src/gateway/delivery-consumer.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, collect, sleep, waitUntil } from '../helpers/cluster.ts';
+import { Cluster, collect, sendTracked, sleep, waitUntil } from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
@@ -76,15 +76,7 @@ describe('station cluster: kill -9 of a gateway', { timeout: 90_000 }, () => {
           onB2 = collect(b2, alice.id);
           await b2.handshake();
         }
-        const packed = a.pack(bob.id, { type: 1, text: `steady ${i}` });
-        const sig = packed.message.signatureText;
-        texts.set(sig, `steady ${i}`);
-        sends.push(
-          a.transport.send(packed.text).then(
-            () => void acked.add(sig),
-            () => undefined, // not acknowledged: the station owes nothing
-          ),
-        );
+        sends.push(sendTracked(a, bob.id, `steady ${i}`, texts, acked));
         await sleep(PACE_MS);
       }
       await Promise.all(sends);

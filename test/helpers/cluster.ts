@@ -432,3 +432,23 @@ export function collect(client: DimClient, sender: ID): ReceivedMessage[] {
   });
   return got;
 }
+
+/**
+ * Send `text` from `client` to `to` without waiting, recording its signature in `texts`, and in `acked`
+ * once the station's OK arrives (a send that is never acknowledged is owed nothing). Returns the send.
+ */
+export function sendTracked(
+  client: DimClient,
+  to: ID,
+  text: string,
+  texts: Map<string, string>,
+  acked: Set<string>,
+): Promise<void> {
+  const packed = client.pack(to, { type: 1, text });
+  const sig = packed.message.signatureText;
+  texts.set(sig, text);
+  return client.transport.send(packed.text).then(
+    () => void acked.add(sig),
+    () => undefined,
+  );
+}

@@ -2,9 +2,9 @@
 import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { shardOf } from '../redis/redis-keys.ts';
-import type { InboundSink, MessageOrigin } from './inbound-sink.ts';
+import type { BacklogRequest, InboundSink, MessageOrigin } from './inbound-sink.ts';
 import type { MessageBus } from './message-bus.ts';
-import type { DrainEntry, InboundEntry } from './stream-entries.ts';
+import type { DeliveredEntry, DrainEntry, InboundEntry, StoreEntry } from './stream-entries.ts';
 
 export class BusInboundSink implements InboundSink {
   readonly #bus: MessageBus;
@@ -29,18 +29,22 @@ export class BusInboundSink implements InboundSink {
     );
   }
 
-  async requestBacklog(request: {
-    user: string;
-    terminal: string;
-    gatewayId: string;
-    connId: string;
-    until: number;
-  }): Promise<void> {
-    const entry: DrainEntry = { kind: 'drain', ...request, cursor: undefined };
-    await this.#bus.publish(
-      this.#keys.storeStream(shardOf(request.user, this.#shards)),
+  async requestBacklog(request: BacklogRequest): Promise<void> {
+    const entry: DrainEntry = { kind: 'drain', ...request, cursor: request.cursor };
+    await this.#toStore(request.user, entry);
+  }
+
+  async markDelivered(mark: { user: string; terminal: string; sig: string }): Promise<void> {
+    const entry: DeliveredEntry = { kind: 'delivered', ...mark };
+    await this.#toStore(mark.user, entry);
+  }
+
+  /** Store entries of one user go to that user's store shard, in order. */
+  #toStore(user: string, entry: StoreEntry): Promise<string> {
+    return this.#bus.publish(
+      this.#keys.storeStream(shardOf(user, this.#shards)),
       JSON.stringify(entry),
-      request.user,
+      user,
     );
   }
 }

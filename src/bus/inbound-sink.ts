@@ -14,17 +14,24 @@ export interface MessageOrigin {
   readonly handled?: 'login' | 'report';
 }
 
+export interface BacklogRequest {
+  readonly user: string;
+  readonly terminal: string;
+  readonly gatewayId: string;
+  readonly connId: string;
+  readonly until: number;
+  /** Continue after this cursor (the next page); absent for the first page. */
+  readonly cursor?: string | undefined;
+}
+
 export interface InboundSink {
   publish(message: ReliableMessage, origin: MessageOrigin): Promise<void>;
   /**
-   * Ask for the stored backlog of a terminal that just became reachable (handshake done, or back online).
-   * Messages stored after `until` (ms) are excluded: they are being delivered live.
+   * Ask for the stored backlog of a terminal that just became reachable (handshake done, or back online),
+   * or for its next page (`cursor`). Messages stored after `until` (ms) are excluded: they are being
+   * delivered live.
    */
-  requestBacklog(request: {
-    user: string;
-    terminal: string;
-    gatewayId: string;
-    connId: string;
-    until: number;
-  }): Promise<void>;
+  requestBacklog(request: BacklogRequest): Promise<void>;
+  /** Record that `terminal` of `user` confirmed the message with signature `sig`. */
+  markDelivered(mark: { user: string; terminal: string; sig: string }): Promise<void>;
 }

@@ -111,7 +111,6 @@ export class StationNode {
     this.#delivery = new DeliveryConsumer({
       bus: backend.bus,
       keys: backend.keys,
-      shards,
       gateway: this.gateway,
       sink,
       logger: this.#log,

@@ -8,9 +8,7 @@ import type { Logger } from 'pino';
 import type { InboundSink } from '../bus/inbound-sink.ts';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
 import { decodeDeliver } from '../bus/stream-entries.ts';
-import type { DeliveredEntry } from '../bus/stream-entries.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
-import { shardOf } from '../redis/redis-keys.ts';
 import type { DeliveryResult } from '../transport/client-channel.ts';
 
 export interface DeliveryTarget {
@@ -21,8 +19,8 @@ export interface DeliveryTarget {
 export interface DeliveryConsumerOptions {
   readonly bus: MessageBus;
   readonly keys: RedisKeys;
-  readonly shards: number;
   readonly gateway: DeliveryTarget;
+  /** Where delivered marks and next-page requests go (the storage worker's shards). */
   readonly sink: InboundSink;
   /** Pushes awaiting client confirmation at once (default 10000). */
   readonly concurrency?: number;
@@ -75,32 +73,17 @@ export class DeliveryConsumer {
       this.#log.debug({ code: 'DELIVERY_DEFERRED', result, conn: deliver.connId }, 'left in the inbox');
       return;
     }
-    const { bus, keys, shards } = this.#o;
-    const delivered: DeliveredEntry = {
-      kind: 'delivered',
-      user: deliver.user,
-      terminal: deliver.terminal,
-      sig: deliver.sig,
-    };
-    await bus.publish(
-      keys.storeStream(shardOf(deliver.user, shards)),
-      JSON.stringify(delivered),
-      deliver.user,
-    );
+    const { sink, gateway } = this.#o;
+    await sink.markDelivered({ user: deliver.user, terminal: deliver.terminal, sig: deliver.sig });
     if (deliver.backlog?.last && deliver.backlog.next !== undefined) {
-      await bus.publish(
-        keys.storeStream(shardOf(deliver.user, shards)),
-        JSON.stringify({
-          kind: 'drain',
-          user: deliver.user,
-          terminal: deliver.terminal,
-          gatewayId: this.#o.gateway.id,
-          connId: deliver.connId,
-          until: deliver.backlog.until,
-          cursor: deliver.backlog.next,
-        }),
-        deliver.user,
-      );
+      await sink.requestBacklog({
+        user: deliver.user,
+        terminal: deliver.terminal,
+        gatewayId: gateway.id,
+        connId: deliver.connId,
+        until: deliver.backlog.until,
+        cursor: deliver.backlog.next,
+      });
     }
   }
 }

@@ -92,12 +92,3 @@ export function buildDocumentsResponse(
   if (newest !== undefined) fields['document'] = newest;
   return newCommand('documents', now, fields);
 }
-
-/** A `meta` / `documents` query the station sends to neighbours. */
-export function buildDocumentsQuery(id: ID, now: number, lastTime?: number): Record<string, unknown> {
-  return newCommand(
-    'documents',
-    now,
-    lastTime === undefined ? { did: id.string } : { did: id.string, last_time: lastTime },
-  );
-}

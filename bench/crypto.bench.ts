@@ -17,7 +17,13 @@ import { ripemd160 as nobleRipemd160 } from '@noble/hashes/legacy.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { keccak256, ripemd160, sha256 } from '../src/protocol/crypto/digest.ts';
-import { EccPrivateKey, EccPublicKey, ecdsaVerifyNoble } from '../src/protocol/crypto/ecc.ts';
+import {
+  EccPrivateKey,
+  EccPublicKey,
+  ecdsaSignNode,
+  ecdsaVerifyNoble,
+  ecdsaVerifyNode,
+} from '../src/protocol/crypto/ecc.ts';
 import {
   base64Decode,
   hexDecode,
@@ -146,10 +152,19 @@ const ZERO_IV = new Uint8Array(16);
 const cases: Case[] = [
   {
     group: 'secp256k1 verify (DER, high-S accepted)',
-    impl: 'node:crypto (EccPublicKey.verify)',
+    impl: 'libsecp256k1 wasm (EccPublicKey.verify)',
     production: true,
     check: () => eccVectors.every(([k, m, s]) => k.verify(m, s)) && !eccPub.verify(utf8Encode('x'), helloSig),
     run: () => eccPub.verify(helloMsg, helloSig),
+  },
+  {
+    group: 'secp256k1 verify (DER, high-S accepted)',
+    impl: 'node:crypto (OpenSSL)',
+    production: false,
+    check: () =>
+      eccVectors.every(([k, m, s]) => ecdsaVerifyNode(k.keyObject, m, s)) &&
+      !ecdsaVerifyNode(eccPub.keyObject, utf8Encode('x'), helloSig),
+    run: () => ecdsaVerifyNode(eccPub.keyObject, helloMsg, helloSig),
   },
   {
     group: 'secp256k1 verify (DER, high-S accepted)',
@@ -160,16 +175,29 @@ const cases: Case[] = [
   },
   {
     group: 'secp256k1 sign (DER, low-S)',
-    impl: 'node:crypto + low-S normalization (EccPrivateKey.sign)',
+    impl: 'libsecp256k1 wasm, RFC 6979 (EccPrivateKey.sign)',
     production: true,
     check: () => {
       for (let i = 0; i < 16; i++) {
-        const s = eccPriv.sign(signMessage);
-        if (!secp256k1.verify(s, signMessage, eccPub.point, { format: 'der' })) return false;
+        const s = eccPriv.sign(utf8Encode(`${i}`));
+        if (!secp256k1.verify(s, utf8Encode(`${i}`), eccPub.point, { format: 'der' })) return false;
       }
       return true;
     },
     run: () => eccPriv.sign(signMessage),
+  },
+  {
+    group: 'secp256k1 sign (DER, low-S)',
+    impl: 'node:crypto + low-S normalization',
+    production: false,
+    check: () => {
+      for (let i = 0; i < 16; i++) {
+        const s = ecdsaSignNode(eccPriv.keyObject, signMessage);
+        if (!secp256k1.verify(s, signMessage, eccPub.point, { format: 'der' })) return false;
+      }
+      return true;
+    },
+    run: () => ecdsaSignNode(eccPriv.keyObject, signMessage),
   },
   {
     group: 'secp256k1 sign (DER, low-S)',
@@ -348,7 +376,7 @@ const cases: Case[] = [
   },
   {
     group: 'parsePublicKey, ECC PEM',
-    impl: 'cold PEM parse + first verify (KeyObject creation)',
+    impl: 'cold PEM parse + first verify',
     production: false,
     check: () => EccPublicKey.fromDict(eccPemDict).verify(helloMsg, highSTwin),
     run: () => EccPublicKey.fromDict(eccPemDict).verify(helloMsg, helloSig),

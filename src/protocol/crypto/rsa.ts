@@ -23,6 +23,8 @@ import type { KeyDict } from './key-dict.ts';
 import { parsePemBlocks } from './pem.ts';
 
 const PADDING = constants.RSA_PKCS1_PADDING;
+// Signatures pass the KeyObject itself: PKCS#1 v1.5 is OpenSSL's default for RSA signing, and Node 24 takes
+// ~40 µs to tell an options object from a KeyObject (bench/RESULTS.md). Encryption needs the options.
 
 /** Largest modulus accepted (bits) and largest public exponent: bounds the cost of a verify. */
 export const MAX_RSA_BITS = 4096;
@@ -83,7 +85,7 @@ export class RsaPublicKey implements PublicKey {
 
   verify(message: Uint8Array, signature: Uint8Array): boolean {
     try {
-      return nodeVerify('sha256', message, { key: this.keyObject, padding: PADDING }, signature);
+      return nodeVerify('sha256', message, this.keyObject, signature);
     } catch {
       return false;
     }
@@ -140,7 +142,7 @@ export class RsaPrivateKey implements PrivateKey {
   }
 
   sign(message: Uint8Array): Uint8Array {
-    return new Uint8Array(nodeSign('sha256', message, { key: this.#keyObject, padding: PADDING }));
+    return new Uint8Array(nodeSign('sha256', message, this.#keyObject));
   }
 
   decrypt(ciphertext: Uint8Array): Uint8Array {

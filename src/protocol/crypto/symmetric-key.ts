@@ -6,11 +6,13 @@
  * key dictionary's legacy `iv`/`IV`, else 16 zero bytes. When encrypting, a fresh random IV is returned for
  * the caller to put at the message's top level.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { ProtocolError } from '../protocol-error.ts';
 import { base64Decode, base64Encode, utf8Decode, utf8Encode } from './encoding.ts';
 import { md5 } from './digest.ts';
 import { canonicalAlgorithm } from './key-dict.ts';
+import { randomBytes } from './random-pool.ts';
 import type { KeyDict } from './key-dict.ts';
 
 export interface SymmetricKey {
@@ -29,6 +31,8 @@ export class AesKey implements SymmetricKey {
   readonly dict: KeyDict;
   readonly #key: Uint8Array;
   readonly #legacyIv: Uint8Array | undefined;
+  /** Node 24's createCipheriv takes ~35 µs longer with raw key bytes than with a KeyObject. */
+  #keyObject: KeyObject | undefined;
 
   constructor(key: Uint8Array, dict?: KeyDict, legacyIv?: Uint8Array) {
     if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
@@ -40,7 +44,7 @@ export class AesKey implements SymmetricKey {
   }
 
   static generate(): AesKey {
-    return new AesKey(new Uint8Array(randomBytes(32)));
+    return new AesKey(randomBytes(32));
   }
 
   get cipherName(): string {
@@ -48,8 +52,8 @@ export class AesKey implements SymmetricKey {
   }
 
   encrypt(plaintext: Uint8Array): { ciphertext: Uint8Array; iv: Uint8Array } {
-    const iv = new Uint8Array(randomBytes(16));
-    const cipher = createCipheriv(this.cipherName, this.#key, iv);
+    const iv = randomBytes(16);
+    const cipher = createCipheriv(this.cipherName, this.#secret(), iv);
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return { ciphertext: new Uint8Array(ciphertext), iv };
   }
@@ -61,11 +65,16 @@ export class AesKey implements SymmetricKey {
       throw new ProtocolError('DECRYPT_FAILED', 'ciphertext is not a whole number of AES blocks');
     }
     try {
-      const decipher = createDecipheriv(this.cipherName, this.#key, effectiveIv);
+      const decipher = createDecipheriv(this.cipherName, this.#secret(), effectiveIv);
       return new Uint8Array(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
     } catch (cause) {
       throw new ProtocolError('DECRYPT_FAILED', 'AES decryption failed (bad padding)', { cause });
     }
+  }
+
+  #secret(): KeyObject {
+    this.#keyObject ??= createSecretKey(this.#key);
+    return this.#keyObject;
   }
 
   /** Key digest used for key-reuse signalling: base64 of the first 6 bytes of MD5(key data). */

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# CPU per relayed message, by role, on the local cluster (deploy/local-cluster.sh: HAProxy → two gateways →
+# Redis + dispatcher + storage). Starts a fresh cluster in a temporary directory, runs one load-generator
+# relay phase against it, reads each process's CPU time (/proc/<pid>/stat) before and after, prints the
+# table, and stops the cluster.
+#   bench/cluster-cpu.sh [relay options...]     e.g. bench/cluster-cpu.sh --pairs 20 --rate 400 --duration 10 --prepack
+# Ports: DIM_CLUSTER_PORT (default 19394), REDIS_PORT (19390), GATEWAY1_PORT (19401), GATEWAY2_PORT (19402).
+# Extra station settings pass through the environment (e.g. DIM_VERIFY_ALL_MESSAGES=true).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DIM_CLUSTER_PORT=${DIM_CLUSTER_PORT:-19394} REDIS_PORT=${REDIS_PORT:-19390}
+export GATEWAY1_PORT=${GATEWAY1_PORT:-19401} GATEWAY2_PORT=${GATEWAY2_PORT:-19402}
+export CLUSTER_DIR=${CLUSTER_DIR:-$(mktemp -d /tmp/dim-cluster-cpu.XXXXXX)}
+NODE=${NODE:-$PWD/node_modules/.bin/node}
+trap 'deploy/local-cluster.sh stop >/dev/null 2>&1 || true' EXIT
+deploy/local-cluster.sh start >/dev/null
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$DIM_CLUSTER_PORT") 2>/dev/null && break
+  sleep 0.1
+done
+sleep "${SETTLE_SECONDS:-6}" # start-up (module loading, JIT) done; gateways registered, consumer groups created
+roles=(gateway-1 gateway-2 dispatcher-1 storage-1 redis haproxy)
+ticks() { # pid → utime+stime in clock ticks
+  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+now_ms() { date +%s%3N; }
+# Idle cost (heartbeats, blocking reads, timers) over IDLE_SECONDS, subtracted from the run's figures.
+declare -A idle0 idle before
+for r in "${roles[@]}"; do idle0[$r]=$(ticks "$(cat "$CLUSTER_DIR/$r.pid")"); done
+i0=$(now_ms)
+sleep "${IDLE_SECONDS:-5}"
+i1=$(now_ms)
+for r in "${roles[@]}"; do before[$r]=$(ticks "$(cat "$CLUSTER_DIR/$r.pid")"); done
+for r in "${roles[@]}"; do idle[$r]=$((before[$r] - idle0[$r])); done
+out=$(mktemp)
+t0=$(now_ms)
+"$NODE" bench/loadgen/cli.ts relay --target "127.0.0.1:$DIM_CLUSTER_PORT" --json --quiet "$@" >"$out"
+t1=$(now_ms)
+hz=$(getconf CLK_TCK)
+delivered=$("$NODE" -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));let d=0;for(const p of r.result.phases)d+=p.counts.delivered;console.log(d)' "$out")
+"$NODE" -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));for(const p of r.result.phases){const l=p.latencyMs.delivery;console.log(`phase ${p.label}: rate ${p.targetRate}/s sent ${p.counts.sent} delivered ${p.counts.delivered} lost ${p.counts.lost} dup ${p.counts.duplicated} receipts ${p.counts.receipts} p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms; generator CPU ${p.generator.cpuPercent}%`)}' "$out"
+echo "run $(((t1 - t0) / 1000)) s (set-up and grace included); idle CPU measured over $(((i1 - i0) / 1000)) s and subtracted"
+echo "role           run CPU s  idle CPU %   CPU ms per delivered message, idle subtracted ($delivered delivered)"
+total=0
+for r in "${roles[@]}"; do
+  t=$(ticks "$(cat "$CLUSTER_DIR/$r.pid")")
+  d=$((t - before[$r]))
+  line=$(awk -v r="$r" -v d="$d" -v i="${idle[$r]}" -v iw=$((i1 - i0)) -v w=$((t1 - t0)) -v hz="$hz" -v n="$delivered" 'BEGIN {
+    busy = d / hz - (i / hz) * (w / iw); if (busy < 0) busy = 0
+    printf "%-14s %9.2f  %9.1f   %.3f\n", r, d / hz, (i / hz) / (iw / 1000) * 100, (n > 0 ? busy * 1000 / n : 0) }')
+  echo "$line"
+  total=$(awk -v a="$total" -v b="$(echo "$line" | awk '{ print $4 }')" 'BEGIN { print a + b }')
+done
+echo "total (ms per message, idle subtracted): $total"
+rm -f "$out"

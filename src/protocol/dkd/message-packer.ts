@@ -34,8 +34,43 @@ export interface PackOptions {
   readonly receiverKeys?: readonly ReceiverKey[];
   /** Reuse a symmetric key (direction cache); a fresh AES-256 key otherwise. */
   readonly symmetricKey?: SymmetricKey;
+  /** Reuse a key already encrypted for this receiver (`sealSymmetricKey`); overrides `symmetricKey`. */
+  readonly sealedKey?: SealedKey;
   /** Extra top-level fields (e.g. `meta`, `visa` attachments). */
   readonly attachments?: Record<string, unknown>;
+}
+
+/** A symmetric key with its `keys` entries, encrypted once for a receiver and reusable for it. */
+export interface SealedKey {
+  readonly key: SymmetricKey;
+  /** The message's `keys` map: bare receiver ID (and `ID/terminal`) → base64 of the encrypted key. */
+  readonly keys: Readonly<Record<string, string>>;
+}
+
+/**
+ * Encrypt `key` for every receiver key: the `keys` map keyed by the bare receiver ID (the first
+ * wildcard-capable key) plus `ID/terminal` entries for terminal keys.
+ */
+export function sealSymmetricKey(
+  receiver: ID,
+  receiverKeys: readonly ReceiverKey[],
+  key: SymmetricKey,
+): SealedKey {
+  if (receiverKeys.length === 0)
+    throw new ProtocolError('NO_KEY_FOR_RECEIVER', 'no encryption key for the receiver');
+  const serializedKey = serializeSymmetricKey(key);
+  const naked = receiver.naked().string;
+  const keys: Record<string, string> = {};
+  for (const { key: publicKey, terminal } of receiverKeys) {
+    const entry = terminal === undefined ? naked : `${naked}/${terminal}`;
+    if (!(entry in keys)) keys[entry] = base64Encode(publicKey.encrypt(serializedKey));
+  }
+  // Every reader (2.x: keys[receiver]; 2026: the wildcard entry) needs the bare-ID entry.
+  if (!(naked in keys)) {
+    const first = receiverKeys[0] as ReceiverKey;
+    keys[naked] = base64Encode(first.key.encrypt(serializedKey));
+  }
+  return { key, keys };
 }
 
 function isBroadcastEnvelope(receiver: ID, group: ID | undefined): boolean {
@@ -60,25 +95,12 @@ export function packMessage(options: PackOptions): ReliableMessage {
     dict['data'] = utf8Decode(plaintext);
     signed = plaintext;
   } else {
-    const receiverKeys = options.receiverKeys ?? [];
-    if (receiverKeys.length === 0)
-      throw new ProtocolError('NO_KEY_FOR_RECEIVER', 'no encryption key for the receiver');
-    const key = options.symmetricKey ?? AesKey.generate();
-    const { ciphertext, iv } = key.encrypt(plaintext);
-    const serializedKey = serializeSymmetricKey(key);
-    const naked = receiver.naked().string;
-    const keys: Record<string, string> = {};
-    for (const { key: publicKey, terminal } of receiverKeys) {
-      const entry = terminal === undefined ? naked : `${naked}/${terminal}`;
-      if (!(entry in keys)) keys[entry] = base64Encode(publicKey.encrypt(serializedKey));
-    }
-    // Every reader (2.x: keys[receiver]; 2026: the wildcard entry) needs the bare-ID entry.
-    if (!(naked in keys)) {
-      const first = receiverKeys[0] as ReceiverKey;
-      keys[naked] = base64Encode(first.key.encrypt(serializedKey));
-    }
+    const sealed =
+      options.sealedKey ??
+      sealSymmetricKey(receiver, options.receiverKeys ?? [], options.symmetricKey ?? AesKey.generate());
+    const { ciphertext, iv } = sealed.key.encrypt(plaintext);
     dict['data'] = base64Encode(ciphertext);
-    dict['keys'] = keys;
+    dict['keys'] = { ...sealed.keys };
     if (iv !== undefined) dict['IV'] = base64Encode(iv);
     signed = ciphertext;
   }

@@ -71,6 +71,8 @@ export class RedisConsumerBackend implements ConsumerBackend {
     this.#reader = options.main.duplicate({
       commandTimeout: options.blockMs + options.commandTimeoutMs,
       connectionName: `bus:${options.consumer}`.replace(/[^\x21-\x7e]/g, '_'),
+      // one blocking read at a time: nothing to batch, and nothing may queue behind a BLOCK
+      enableAutoPipelining: false,
     });
     this.#reader.on('error', (err: Error) => {
       options.logger.debug({ code: 'BUS_UNAVAILABLE', err: err.message }, 'consumer connection error');

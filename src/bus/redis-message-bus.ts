@@ -115,6 +115,9 @@ export class RedisMessageBus implements InspectableMessageBus {
       disableClientInfo: true,
       commandTimeout: this.#commandTimeoutMs,
       connectTimeout: Math.max(1000, this.#commandTimeoutMs),
+      // Commands issued in the same tick (the publishes, acks and trims of concurrent handlers) go out as
+      // one pipeline: one write and one read per batch instead of per command.
+      enableAutoPipelining: true,
       retryStrategy: (times: number) => Math.min(maxDelay, 50 * 2 ** Math.min(times, 10)),
       ...options.redis,
     };

@@ -94,6 +94,8 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     autoResendUnfulfilledCommands: false,
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(1000, commandTimeoutMs),
+    // concurrent lookups and updates issued in the same tick share one write (see redis-message-bus.ts)
+    enableAutoPipelining: true,
     retryStrategy: (times: number) =>
       Math.min(REDIS_BACKEND_DEFAULTS.maxReconnectDelayMs, 50 * 2 ** Math.min(times, 10)),
     disconnectTimeout: REDIS_BACKEND_DEFAULTS.disconnectTimeoutMs,

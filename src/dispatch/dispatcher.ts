@@ -147,14 +147,19 @@ export class Dispatcher {
       });
       return;
     }
-    if (await this.#isBlocked(message)) {
+    // the block list and the receiver's sessions are independent lookups: one round trip for both
+    const [blocked, sessions] = await Promise.all([
+      this.#isBlocked(message),
+      this.#activeSessions(receiver.naked().string, receiver.terminal),
+    ]);
+    if (blocked) {
       await this.#receipt(message, origin, `Message is blocked by "${receiver.naked().string}"`, {
         template: 'Message is blocked by "${did}"',
         replacements: { did: receiver.naked().string },
       });
       return;
     }
-    await this.#deliver(message, receiver, origin);
+    await this.#deliver(message, receiver, origin, sessions);
   }
 
   async #isBlocked(message: ReliableMessage): Promise<boolean> {
@@ -165,9 +170,17 @@ export class Dispatcher {
     return list.includes(sender) || (group !== undefined && list.includes(group));
   }
 
-  /** Store, then push to every active session of `target`; tell the sender. */
-  async #deliver(message: ReliableMessage, target: ID, origin: MessageOrigin): Promise<void> {
-    const { bus, keys, shards, messenger } = this.#o;
+  /**
+   * Store, push to every active session of `target`, tell the sender. The receipt is packed first so that
+   * every entry is published in the same tick: one pipelined write, in this order (store, pushes, receipt).
+   */
+  async #deliver(
+    message: ReliableMessage,
+    target: ID,
+    origin: MessageOrigin,
+    activeSessions?: readonly SessionRecord[],
+  ): Promise<void> {
+    const { keys, shards, messenger } = this.#o;
     const now = this.#now();
     const station = messenger.identity.id.string;
     const traces = Array.isArray(message.dict['traces']) ? (message.dict['traces'] as unknown[]) : [];
@@ -176,6 +189,7 @@ export class Dispatcher {
     });
     const json = JSON.stringify(relayed.dict);
     const user = target.naked().string;
+    const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
     const store: StoreMessageEntry = {
       kind: 'store',
       user,
@@ -184,8 +198,9 @@ export class Dispatcher {
       time: Math.round((message.time ?? now / 1000) * 1000),
       json,
     };
-    await bus.publish(keys.storeStream(shardOf(user, shards)), JSON.stringify(store), user);
-    const sessions = await this.#activeSessions(user, target.terminal);
+    const entries: Outgoing[] = [
+      { stream: keys.storeStream(shardOf(user, shards)), payload: JSON.stringify(store), orderKey: user },
+    ];
     for (const session of sessions) {
       const deliver: DeliverEntry = {
         kind: 'deliver',
@@ -195,21 +210,23 @@ export class Dispatcher {
         sig: message.signatureText,
         json,
       };
-      await bus.publish(keys.deliveryStream(session.gatewayId), JSON.stringify(deliver));
+      entries.push({ stream: keys.deliveryStream(session.gatewayId), payload: JSON.stringify(deliver) });
     }
-    if (message.sender.isStation || target.isStation) return;
-    if (sessions.length > 0) {
-      await this.#receipt(message, origin, 'Message delivered.', {
-        template: 'Message delivered to ${did}.',
-        replacements: { did: target.string },
-        extra: { recipient: target.string },
-      });
-    } else {
-      await this.#receipt(message, origin, 'Message cached.', {
-        template: 'Message cached for ${did}.',
-        replacements: { did: target.string },
-      });
+    if (!message.sender.isStation && !target.isStation) {
+      const receipt =
+        sessions.length > 0
+          ? this.#receiptReply(message, 'Message delivered.', {
+              template: 'Message delivered to ${did}.',
+              replacements: { did: target.string },
+              extra: { recipient: target.string },
+            })
+          : this.#receiptReply(message, 'Message cached.', {
+              template: 'Message cached for ${did}.',
+              replacements: { did: target.string },
+            });
+      entries.push(...(await this.#pack([receipt], origin)));
     }
+    await this.#publish(entries);
   }
 
   async #activeSessions(user: string, terminal: string | undefined): Promise<SessionRecord[]> {
@@ -230,6 +247,10 @@ export class Dispatcher {
     }
   }
 
+  #receiptReply(message: ReliableMessage, text: string, options: ReceiptOptions): StationReply {
+    return { to: message.sender, content: buildReceipt(text, message, this.#now() / 1000, options) };
+  }
+
   async #receipt(
     message: ReliableMessage,
     origin: MessageOrigin,
@@ -237,14 +258,17 @@ export class Dispatcher {
     options: ReceiptOptions,
   ): Promise<void> {
     if (message.sender.isStation) return;
-    await this.#reply(
-      [{ to: message.sender, content: buildReceipt(text, message, this.#now() / 1000, options) }],
-      origin,
-    );
+    await this.#reply([this.#receiptReply(message, text, options)], origin);
   }
 
   /** Sign, encrypt and push replies to the connection the request came from. */
   async #reply(replies: readonly StationReply[], origin: MessageOrigin): Promise<void> {
+    await this.#publish(await this.#pack(replies, origin));
+  }
+
+  /** Replies as delivery entries for the origin's gateway; a reply that cannot be packed is logged and skipped. */
+  async #pack(replies: readonly StationReply[], origin: MessageOrigin): Promise<Outgoing[]> {
+    const out: Outgoing[] = [];
     for (const reply of replies) {
       let packed: ReliableMessage;
       try {
@@ -263,7 +287,19 @@ export class Dispatcher {
         json: JSON.stringify(packed.dict),
         response: true,
       };
-      await this.#o.bus.publish(this.#o.keys.deliveryStream(origin.gatewayId), JSON.stringify(deliver));
+      out.push({ stream: this.#o.keys.deliveryStream(origin.gatewayId), payload: JSON.stringify(deliver) });
     }
+    return out;
   }
+
+  /** Publish in one tick (Redis gets them in this order, in one pipelined write); fails if any fails. */
+  async #publish(entries: readonly Outgoing[]): Promise<void> {
+    await Promise.all(entries.map((e) => this.#o.bus.publish(e.stream, e.payload, e.orderKey)));
+  }
+}
+
+interface Outgoing {
+  readonly stream: string;
+  readonly payload: string;
+  readonly orderKey?: string | undefined;
 }

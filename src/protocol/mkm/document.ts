@@ -4,6 +4,7 @@
  * / `type` / `terminal` fields sit outside the signature; binding comes from verifying with the meta key
  * of the claimed ID.
  */
+import { identitySignatures } from '../crypto/signature-cache.ts';
 import { ProtocolError } from '../protocol-error.ts';
 import type { PrivateKey, PublicKey } from '../crypto/asymmetric-key.ts';
 import { base64Encode, decodeTed, utf8Encode } from '../crypto/encoding.ts';
@@ -85,7 +86,7 @@ export class Document {
   }
 
   verify(metaKey: PublicKey): boolean {
-    return metaKey.verify(utf8Encode(this.data), this.signature);
+    return identitySignatures.verify(metaKey, utf8Encode(this.data), this.signature);
   }
 
   /** Compatible wire form: both `did` and `ID`, explicit `type`, the verbatim `data` and signature. */

@@ -3,6 +3,7 @@
  * address over the fingerprint bytes), 2 (BTC: address over the key data) and 4 (ETH); string aliases
  * and the legacy `version` field are accepted. Output is the compatible form: integer `type` and `version`.
  */
+import { identitySignatures } from '../crypto/signature-cache.ts';
 import { ProtocolError } from '../protocol-error.ts';
 import type { PrivateKey, PublicKey } from '../crypto/asymmetric-key.ts';
 import { EccPublicKey } from '../crypto/ecc.ts';
@@ -75,7 +76,7 @@ export class Meta {
           this.seed.length > 0 &&
           this.fingerprint !== undefined &&
           this.fingerprint.length > 0 &&
-          this.key.verify(utf8Encode(this.seed), this.fingerprint);
+          identitySignatures.verify(this.key, utf8Encode(this.seed), this.fingerprint);
       } else {
         this.#valid = this.seed === undefined && this.fingerprint === undefined;
         if (this.type === MetaType.ETH && !(this.key instanceof EccPublicKey)) this.#valid = false;

@@ -1,25 +1,41 @@
 #!/usr/bin/env bash
-# CPU per relayed message, by role, on the local cluster (deploy/local-cluster.sh: HAProxy → two gateways →
-# Redis + dispatcher + storage). Starts a fresh cluster in a temporary directory, runs one load-generator
-# relay phase against it, reads each process's CPU time (/proc/<pid>/stat) before and after, prints the
-# table, and stops the cluster.
-#   bench/cluster-cpu.sh [relay options...]     e.g. bench/cluster-cpu.sh --pairs 20 --rate 400 --duration 10 --prepack
-# Ports: DIM_CLUSTER_PORT (default 19394), REDIS_PORT (19390), GATEWAY1_PORT (19401), GATEWAY2_PORT (19402).
-# Extra station settings pass through the environment (e.g. DIM_VERIFY_ALL_MESSAGES=true).
+# Station CPU per relayed message, by process: the local cluster (deploy/local-cluster.sh: HAProxy → two
+# gateways → Redis + dispatcher + storage) or, with --embedded, one embedded station process. Starts the
+# station fresh in a temporary directory, measures its idle CPU, runs one load-generator relay phase against
+# it, reads each process's CPU time (/proc/<pid>/stat) before and after, prints the table, and stops it.
+#   bench/station-cpu.sh [--embedded] [relay options...]
+#   e.g. bench/station-cpu.sh --pairs 20 --rate 200 --duration 20 --prepack
+# Ports: DIM_CLUSTER_PORT (default 19394; the embedded station's port too), REDIS_PORT (19390),
+# GATEWAY1_PORT (19401), GATEWAY2_PORT (19402). Station settings pass through the environment
+# (e.g. DIM_VERIFY_ALL_MESSAGES=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DIM_CLUSTER_PORT=${DIM_CLUSTER_PORT:-19394} REDIS_PORT=${REDIS_PORT:-19390}
 export GATEWAY1_PORT=${GATEWAY1_PORT:-19401} GATEWAY2_PORT=${GATEWAY2_PORT:-19402}
-export CLUSTER_DIR=${CLUSTER_DIR:-$(mktemp -d /tmp/dim-cluster-cpu.XXXXXX)}
+export CLUSTER_DIR=${CLUSTER_DIR:-$(mktemp -d /tmp/dim-station-cpu.XXXXXX)}
 NODE=${NODE:-$PWD/node_modules/.bin/node}
-trap 'deploy/local-cluster.sh stop >/dev/null 2>&1 || true' EXIT
-deploy/local-cluster.sh start >/dev/null
+embedded=false
+if [ "${1:-}" = "--embedded" ]; then
+  embedded=true
+  shift
+fi
+if $embedded; then
+  roles=(station)
+  # exec: the recorded PID is the station's own (signals and /proc reach it, not a wrapper shell)
+  DIM_PORT=$DIM_CLUSTER_PORT DIM_KEY_FILE="$CLUSTER_DIR/station.json" DIM_LOG_LEVEL=${DIM_LOG_LEVEL:-warn} \
+    sh -c 'echo $$ >"$0/station.pid"; exec "$1" workers/station.ts' "$CLUSTER_DIR" "$NODE" \
+    >"$CLUSTER_DIR/station.log" 2>&1 &
+  trap 'kill -TERM "$(cat "$CLUSTER_DIR/station.pid")" 2>/dev/null || true' EXIT
+else
+  roles=(gateway-1 gateway-2 dispatcher-1 storage-1 redis haproxy)
+  trap 'deploy/local-cluster.sh stop >/dev/null 2>&1 || true' EXIT
+  deploy/local-cluster.sh start >/dev/null
+fi
 for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$DIM_CLUSTER_PORT") 2>/dev/null && break
   sleep 0.1
 done
 sleep "${SETTLE_SECONDS:-6}" # start-up (module loading, JIT) done; gateways registered, consumer groups created
-roles=(gateway-1 gateway-2 dispatcher-1 storage-1 redis haproxy)
 ticks() { # pid → utime+stime in clock ticks
   awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }

@@ -15,6 +15,37 @@ export interface GeneratorStats {
   readonly heapUsedBytes: number;
 }
 
+/** One generator process's stats (with --procs N: one entry per worker process). */
+export interface ProcessGeneratorStats extends GeneratorStats {
+  readonly pid: number;
+}
+
+/** Stats of several generator processes: CPU and memory add up, delays are the worst. */
+export interface MergedGeneratorStats extends GeneratorStats {
+  readonly processes?: readonly ProcessGeneratorStats[];
+}
+
+/**
+ * The generator as a whole. One process: its stats as they are (no `processes`); several: CPU % summed
+ * (so 180 means 1.8 cores), RSS and heap summed, event-loop delays the maximum, and each process's stats.
+ */
+export function mergeGeneratorStats(parts: readonly ProcessGeneratorStats[]): MergedGeneratorStats {
+  if (parts.length === 1) {
+    const { pid: _pid, ...only } = parts[0]!;
+    return only;
+  }
+  const sum = (pick: (s: GeneratorStats) => number): number => parts.reduce((a, s) => a + pick(s), 0);
+  const max = (pick: (s: GeneratorStats) => number): number => Math.max(0, ...parts.map(pick));
+  return {
+    cpuPercent: Math.round(sum((s) => s.cpuPercent) * 10) / 10,
+    eventLoopDelayP99Ms: max((s) => s.eventLoopDelayP99Ms),
+    eventLoopDelayMaxMs: max((s) => s.eventLoopDelayMaxMs),
+    rssBytes: sum((s) => s.rssBytes),
+    heapUsedBytes: sum((s) => s.heapUsedBytes),
+    processes: parts,
+  };
+}
+
 /** Sampling interval of the event-loop delay monitor; its readings include it, so it is subtracted. */
 const LOOP_RESOLUTION_MS = 5;
 

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fmtBytes, fmtNum } from './output.ts';
 
 export interface GeneratorStats {
   /** CPU time (user + system) over wall time, in % of one core. */
@@ -44,6 +45,18 @@ export function mergeGeneratorStats(parts: readonly ProcessGeneratorStats[]): Me
     heapUsedBytes: sum((s) => s.heapUsedBytes),
     processes: parts,
   };
+}
+
+/**
+ * "CPU 97% of a core, event-loop delay p99 1.2 ms, RSS 80 MiB"; for several processes the total and
+ * each process's CPU ("CPU 182% over 2 processes (92%, 90%), …").
+ */
+export function generatorText(g: MergedGeneratorStats): string {
+  const cpu =
+    g.processes === undefined
+      ? `CPU ${fmtNum(g.cpuPercent)}% of a core`
+      : `CPU ${fmtNum(g.cpuPercent)}% over ${g.processes.length} processes (${g.processes.map((p) => `${fmtNum(p.cpuPercent)}%`).join(', ')})`;
+  return `${cpu}, event-loop delay p99 ${g.eventLoopDelayP99Ms} ms, RSS ${fmtBytes(g.rssBytes)}`;
 }
 
 /** Sampling interval of the event-loop delay monitor; its readings include it, so it is subtracted. */

@@ -1,0 +1,29 @@
+/**
+ * The kinds of shard a generator process can host, and how one is made: in process (one generator
+ * process) or in a worker (worker.ts) from the coordinator's `init`.
+ */
+import type { UserIdentity } from '../../src/client/user-identity.ts';
+import type { Context } from './context.ts';
+import { SteadyShard } from './scenarios/steady-shard.ts';
+import type { SteadyShardParams } from './scenarios/steady-shard.ts';
+
+export interface ShardParams {
+  steady: SteadyShardParams;
+}
+
+export type ShardKind = keyof ShardParams;
+
+/** Make a shard of `kind` from its pool users (by pool index) and parameters. */
+export function createShard<K extends ShardKind>(
+  kind: K,
+  ctx: Context,
+  identities: ReadonlyMap<number, UserIdentity>,
+  params: ShardParams[K],
+): object {
+  switch (kind) {
+    case 'steady':
+      return new SteadyShard(ctx, identities, params as SteadyShardParams);
+    default:
+      throw new Error(`unknown shard kind "${String(kind)}"`);
+  }
+}

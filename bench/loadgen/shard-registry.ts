@@ -4,11 +4,14 @@
  */
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import type { Context } from './context.ts';
+import { LoginsShard } from './scenarios/logins-shard.ts';
+import type { LoginsShardParams } from './scenarios/logins-shard.ts';
 import { SteadyShard } from './scenarios/steady-shard.ts';
 import type { SteadyShardParams } from './scenarios/steady-shard.ts';
 
 export interface ShardParams {
   steady: SteadyShardParams;
+  logins: LoginsShardParams;
 }
 
 export type ShardKind = keyof ShardParams;
@@ -23,6 +26,8 @@ export function createShard<K extends ShardKind>(
   switch (kind) {
     case 'steady':
       return new SteadyShard(ctx, identities, params as SteadyShardParams);
+    case 'logins':
+      return new LoginsShard(ctx, identities, params as LoginsShardParams);
     default:
       throw new Error(`unknown shard kind "${String(kind)}"`);
   }

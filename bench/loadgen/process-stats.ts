@@ -52,11 +52,14 @@ export function mergeGeneratorStats(parts: readonly ProcessGeneratorStats[]): Me
  * each process's CPU ("CPU 182% over 2 processes (92%, 90%), …").
  */
 export function generatorText(g: MergedGeneratorStats): string {
-  const cpu =
-    g.processes === undefined
-      ? `CPU ${fmtNum(g.cpuPercent)}% of a core`
-      : `CPU ${fmtNum(g.cpuPercent)}% over ${g.processes.length} processes (${g.processes.map((p) => `${fmtNum(p.cpuPercent)}%`).join(', ')})`;
-  return `${cpu}, event-loop delay p99 ${g.eventLoopDelayP99Ms} ms, RSS ${fmtBytes(g.rssBytes)}`;
+  return `${cpuText(g)}, event-loop delay p99 ${g.eventLoopDelayP99Ms} ms, RSS ${fmtBytes(g.rssBytes)}`;
+}
+
+/** "CPU 97% of a core", or "CPU 182% over 2 processes (92%, 90%)". */
+export function cpuText(g: MergedGeneratorStats): string {
+  if (g.processes === undefined) return `CPU ${fmtNum(g.cpuPercent)}% of a core`;
+  const each = g.processes.map((p) => `${fmtNum(p.cpuPercent)}%`).join(', ');
+  return `CPU ${fmtNum(g.cpuPercent)}% over ${g.processes.length} processes (${each})`;
 }
 
 /** Sampling interval of the event-loop delay monitor; its readings include it, so it is subtracted. */

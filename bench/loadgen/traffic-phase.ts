@@ -142,7 +142,7 @@ function startPhaseProgress(
     return (
       `[${label} ${((now - startEpochMs) / 1000).toFixed(1)}s] sent ${s.sent} acked ${s.acked} ` +
       `delivered ${s.delivered} (${fmtNum(rate)}/s) p99 ${fmtMs(s.deliveryP99Ms)} ms ` +
-      `in flight ${s.sent - s.delivered} cpu ${fmtNum(s.cpuPercent)}%`
+      `in flight ${Math.max(0, s.sent - s.delivered)} cpu ${fmtNum(s.cpuPercent)}%`
     );
   };
   if (log.quiet) return () => {};

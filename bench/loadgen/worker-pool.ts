@@ -53,6 +53,18 @@ function installExitHandlers(): void {
   }
 }
 
+/** Wait for `promise`, at most `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 export class RemoteWorker {
   /** 0-based, and the number of workers. */
   readonly index: number;
@@ -63,6 +75,7 @@ export class RemoteWorker {
   /** Set once the process is gone: every call fails with it. */
   #gone: Error | undefined;
   #closing = false;
+  readonly #exited: Promise<void>;
 
   constructor(index: number, count: number) {
     this.index = index;
@@ -70,6 +83,7 @@ export class RemoteWorker {
     // stdout is the JSON report's: workers write nothing there; their stderr (crashes) is ours
     this.#child = fork(WORKER_ENTRY, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     live.add(this.#child);
+    this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
     this.#child.on('message', (message: WorkerResponse) => {
       const pending = this.#pending.get(message.id);
       if (pending === undefined) return;
@@ -111,21 +125,17 @@ export class RemoteWorker {
     });
   }
 
-  /** Ask the worker to close its connections, then make sure it is gone. */
+  /** Ask the worker to close its connections, then make sure it is gone (and reaped). */
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    if (this.#gone === undefined) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
+    if (this.#gone === undefined)
+      await within(
         this.call('close').catch(() => {}),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+        CLOSE_TIMEOUT_MS,
+      );
     this.kill();
+    await within(this.#exited, CLOSE_TIMEOUT_MS);
   }
 
   kill(): void {

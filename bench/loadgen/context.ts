@@ -7,7 +7,7 @@ import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { closeAll, connectUser, failureKey, mapLimit } from './connect.ts';
 import type { ConnectConfig, ConnectedUser, ConnectSteps } from './connect.ts';
 import { Histogram } from './histogram.ts';
-import type { LatencySummary } from './histogram.ts';
+import type { HistogramData, LatencySummary } from './histogram.ts';
 import { loadPool } from './identity-pool.ts';
 import type { IdentityPool } from './identity-pool.ts';
 import type { LoadgenOptions } from './options.ts';
@@ -107,6 +107,55 @@ export interface SetupReport {
   readonly loginReceipts: Readonly<Record<string, number>>;
 }
 
+/** A set-up as plain data (one generator process's part), merged into a report by `setupReportOf`. */
+export interface SetupData {
+  readonly label: string;
+  readonly requested: number;
+  readonly connected: number;
+  readonly failures: Readonly<Record<string, number>>;
+  readonly seconds: number;
+  readonly connect: HistogramData;
+  readonly handshake: HistogramData;
+  readonly login: HistogramData;
+  readonly loginReceipts: Readonly<Record<string, number>>;
+}
+
+function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
+}
+
+/** The report of a set-up done in parts (processes set up their users in parallel: seconds is the longest). */
+export function setupReportOf(parts: readonly SetupData[]): SetupReport {
+  const failures: Record<string, number> = {};
+  const receipts: Record<string, number> = {};
+  for (const part of parts) {
+    addCounts(failures, part.failures);
+    addCounts(receipts, part.loginReceipts);
+  }
+  const merged = (pick: (d: SetupData) => HistogramData): LatencySummary =>
+    Histogram.merge(parts.map((d) => Histogram.fromJSON(pick(d)))).summary();
+  return {
+    label: parts[0]?.label ?? '',
+    requested: parts.reduce((a, d) => a + d.requested, 0),
+    connected: parts.reduce((a, d) => a + d.connected, 0),
+    failures,
+    seconds: Math.max(0, ...parts.map((d) => d.seconds)),
+    connectMs: merged((d) => d.connect),
+    handshakeMs: merged((d) => d.handshake),
+    loginMs: merged((d) => d.login),
+    loginReceipts: receipts,
+  };
+}
+
+/** The note printed once a set-up is done. */
+export function noteSetup(log: Log, report: SetupReport): void {
+  log.note(
+    `[setup ${report.label}] ${report.connected}/${report.requested} connected in ${report.seconds} s` +
+      (report.handshakeMs.count > 0 ? `, handshake p50 ${report.handshakeMs.p50} ms` : '') +
+      (report.loginMs.count > 0 ? `, login p50 ${report.loginMs.p50} ms` : ''),
+  );
+}
+
 let connectionCounter = 0;
 
 /** A fresh connection index: targets and local addresses are taken in turn over the whole run. */
@@ -124,7 +173,7 @@ export async function setupUsers(
   identities: readonly UserIdentity[],
   directory: KeyDirectory,
   options: { readonly steps?: ConnectSteps; readonly required?: boolean } = {},
-): Promise<{ users: ConnectedUser[]; report: SetupReport }> {
+): Promise<{ users: ConnectedUser[]; report: SetupReport; data: SetupData }> {
   const steps = options.steps ?? { handshake: true, login: ctx.options.login };
   const required = options.required ?? true;
   const started = performance.now();
@@ -164,17 +213,18 @@ export async function setupUsers(
     if (result.status === 'fulfilled') users.push(result.value);
     else firstError ??= result.reason;
   }
-  const report: SetupReport = {
+  const data: SetupData = {
     label,
     requested: identities.length,
     connected: users.length,
     failures,
     seconds: round((performance.now() - started) / 1000, 2),
-    connectMs: connect.summary(),
-    handshakeMs: handshake.summary(),
-    loginMs: login.summary(),
+    connect: connect.toJSON(),
+    handshake: handshake.toJSON(),
+    login: login.toJSON(),
     loginReceipts: receipts,
   };
+  const report = setupReportOf([data]);
   if (firstError !== undefined && required) {
     await closeAll(users.map((u) => u.client));
     const reason = firstError instanceof Error ? firstError.message : String(firstError);
@@ -182,10 +232,6 @@ export async function setupUsers(
       `set-up of ${label} failed for ${identities.length - users.length}/${identities.length} users (${JSON.stringify(failures)}); first: ${reason}`,
     );
   }
-  ctx.log.note(
-    `[setup ${label}] ${users.length}/${identities.length} connected in ${report.seconds} s` +
-      (report.handshakeMs.count > 0 ? `, handshake p50 ${report.handshakeMs.p50} ms` : '') +
-      (report.loginMs.count > 0 ? `, login p50 ${report.loginMs.p50} ms` : ''),
-  );
-  return { users, report };
+  noteSetup(ctx.log, report);
+  return { users, report, data };
 }

@@ -3,7 +3,8 @@
  * recorded in whole microseconds; values below 256 µs are exact, larger ones fall into one of 128 linear
  * sub-buckets per power of two, so a reported percentile is within 0.4% of a recorded value (bucket
  * midpoints; at most 1/256 relative error). Range 1 µs … 2^53 µs; memory is a few KiB whatever the count.
- * Histograms merge by adding bucket counts (`add`).
+ * Histograms merge by adding bucket counts (`add`, `Histogram.merge`); `toJSON` / `Histogram.fromJSON` carry
+ * one between processes (a generator worker's histograms go to the coordinator, which merges them).
  */
 
 const SUB_BITS = 8;
@@ -50,6 +51,17 @@ function bucketRange(index: number): [number, number] {
   return [low, low + 2 ** s - 1];
 }
 
+/** A histogram as plain data (sparse buckets): what a worker process sends to the coordinator. */
+export interface HistogramData {
+  readonly count: number;
+  readonly sumUs: number;
+  /** 0 when count is 0. */
+  readonly minUs: number;
+  readonly maxUs: number;
+  /** [bucket index, count] of the non-empty buckets. */
+  readonly buckets: ReadonlyArray<readonly [number, number]>;
+}
+
 const round3 = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 export class Histogram {
@@ -88,6 +100,49 @@ export class Histogram {
     this.#sumUs += other.#sumUs;
     this.#minUs = Math.min(this.#minUs, other.#minUs);
     this.#maxUs = Math.max(this.#maxUs, other.#maxUs);
+  }
+
+  /** A new histogram holding every value of `histograms` (bucket counts added). */
+  static merge(histograms: Iterable<Histogram>): Histogram {
+    const merged = new Histogram();
+    for (const h of histograms) merged.add(h);
+    return merged;
+  }
+
+  toJSON(): HistogramData {
+    const buckets: Array<[number, number]> = [];
+    for (let i = 0; i < BUCKETS; i++) {
+      const c = this.#counts[i]!;
+      if (c !== 0) buckets.push([i, c]);
+    }
+    return {
+      count: this.#count,
+      sumUs: this.#sumUs,
+      minUs: this.#count === 0 ? 0 : this.#minUs,
+      maxUs: this.#maxUs,
+      buckets,
+    };
+  }
+
+  static fromJSON(data: HistogramData): Histogram {
+    const h = new Histogram();
+    let count = 0;
+    for (const [index, c] of data.buckets) {
+      if (!Number.isInteger(index) || index < 0 || index >= BUCKETS || !(c >= 0)) {
+        throw new Error(`histogram data: bad bucket [${index}, ${c}]`);
+      }
+      h.#counts[index]! += c;
+      count += c;
+    }
+    if (count !== data.count)
+      throw new Error(`histogram data: buckets hold ${count}, count says ${data.count}`);
+    h.#count = data.count;
+    h.#sumUs = data.sumUs;
+    if (data.count > 0) {
+      h.#minUs = data.minUs;
+      h.#maxUs = data.maxUs;
+    }
+    return h;
   }
 
   /** The value (ms) at quantile q in [0, 1]: the midpoint of the bucket holding it, within [min, max]. */

@@ -12,6 +12,9 @@ import type { Framing, Target } from './connect.ts';
 export const SCENARIOS = ['relay', 'fanin', 'logins', 'idle', 'backlog', 'self-check'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
+/** Scenarios that can run in several generator processes. */
+export const PROCS_SCENARIOS: readonly Scenario[] = ['relay', 'fanin', 'logins', 'self-check'];
+
 export const DEFAULT_CACHE_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), '.cache');
 
 export interface LoadgenOptions {
@@ -26,6 +29,8 @@ export interface LoadgenOptions {
   readonly cacheDir: string;
   readonly json: boolean;
   readonly quiet: boolean;
+  /** Generator processes (relay, fanin, logins, self-check); 1 = everything in this process. */
+  readonly procs: number;
   readonly login: boolean;
   readonly verify: boolean;
   readonly prepack: boolean;
@@ -111,6 +116,11 @@ traffic (relay, fanin, backlog):
                          the generator falls behind its own schedule (send lag p99 > --lag-bound MS,
                          default half the p99 bound, within 20–100)
 
+generator processes (relay, fanin, logins, self-check):
+  --procs N              run the users in N worker processes (default 1: all in this one), each sending
+                         rate / N of one interleaved schedule; relay pair i and fanin's receiver stay in one
+                         process (i mod N); counts and histograms are merged into one report
+
 output:
   --json                 JSON summary on stdout (progress and the human summary go to stderr)
   --quiet                no progress lines
@@ -156,6 +166,7 @@ export function parseOptions(argv: readonly string[]): LoadgenOptions | undefine
         'cache-dir': { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
+        procs: { type: 'string' },
         'no-login': { type: 'boolean' },
         verify: { type: 'boolean' },
         prepack: { type: 'boolean' },
@@ -224,6 +235,10 @@ export function parseOptions(argv: readonly string[]): LoadgenOptions | undefine
   const pids = (v.pid ?? []).map((p) => int(p, 'pid', 0, 1));
   const s = scenario as Scenario;
   const p99BoundMs = num(v['p99-bound'], 'p99-bound', 250, 0);
+  const procs = int(v.procs, 'procs', 1, 1);
+  if (procs > 1 && !PROCS_SCENARIOS.includes(s)) {
+    throw new UsageError(`--procs works with ${PROCS_SCENARIOS.join(', ')} (not ${s})`);
+  }
   const rateFactor = num(v['rate-factor'], 'rate-factor', 1.5, 1);
   if (rateFactor <= 1 && v['rate-step'] === undefined) throw new UsageError('--rate-factor must be > 1');
   return {
@@ -237,6 +252,7 @@ export function parseOptions(argv: readonly string[]): LoadgenOptions | undefine
     cacheDir: resolve(v['cache-dir'] ?? DEFAULT_CACHE_DIR),
     json: v.json ?? false,
     quiet: v.quiet ?? false,
+    procs,
     login: !(v['no-login'] ?? false),
     verify: v.verify ?? false,
     prepack: v.prepack ?? false,

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fmtBytes, fmtNum } from './output.ts';
 
 export interface GeneratorStats {
   /** CPU time (user + system) over wall time, in % of one core. */
@@ -13,6 +14,52 @@ export interface GeneratorStats {
   readonly eventLoopDelayMaxMs: number;
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
+}
+
+/** One generator process's stats (with --procs N: one entry per worker process). */
+export interface ProcessGeneratorStats extends GeneratorStats {
+  readonly pid: number;
+}
+
+/** Stats of several generator processes: CPU and memory add up, delays are the worst. */
+export interface MergedGeneratorStats extends GeneratorStats {
+  readonly processes?: readonly ProcessGeneratorStats[];
+}
+
+/**
+ * The generator as a whole. One process: its stats as they are (no `processes`); several: CPU % summed
+ * (so 180 means 1.8 cores), RSS and heap summed, event-loop delays the maximum, and each process's stats.
+ */
+export function mergeGeneratorStats(parts: readonly ProcessGeneratorStats[]): MergedGeneratorStats {
+  if (parts.length === 1) {
+    const { pid: _pid, ...only } = parts[0]!;
+    return only;
+  }
+  const sum = (pick: (s: GeneratorStats) => number): number => parts.reduce((a, s) => a + pick(s), 0);
+  const max = (pick: (s: GeneratorStats) => number): number => Math.max(0, ...parts.map(pick));
+  return {
+    cpuPercent: Math.round(sum((s) => s.cpuPercent) * 10) / 10,
+    eventLoopDelayP99Ms: max((s) => s.eventLoopDelayP99Ms),
+    eventLoopDelayMaxMs: max((s) => s.eventLoopDelayMaxMs),
+    rssBytes: sum((s) => s.rssBytes),
+    heapUsedBytes: sum((s) => s.heapUsedBytes),
+    processes: parts,
+  };
+}
+
+/**
+ * "CPU 97% of a core, event-loop delay p99 1.2 ms, RSS 80 MiB"; for several processes the total and
+ * each process's CPU ("CPU 182% over 2 processes (92%, 90%), …").
+ */
+export function generatorText(g: MergedGeneratorStats): string {
+  return `${cpuText(g)}, event-loop delay p99 ${g.eventLoopDelayP99Ms} ms, RSS ${fmtBytes(g.rssBytes)}`;
+}
+
+/** "CPU 97% of a core", or "CPU 182% over 2 processes (92%, 90%)". */
+export function cpuText(g: MergedGeneratorStats): string {
+  if (g.processes === undefined) return `CPU ${fmtNum(g.cpuPercent)}% of a core`;
+  const each = g.processes.map((p) => `${fmtNum(p.cpuPercent)}%`).join(', ');
+  return `CPU ${fmtNum(g.cpuPercent)}% over ${g.processes.length} processes (${each})`;
 }
 
 /** Sampling interval of the event-loop delay monitor; its readings include it, so it is subtracted. */

@@ -4,6 +4,9 @@
  * latency measured from the due time). Timers fire late by up to a millisecond or more; every message
  * already due is fired at once. After ~5 ms of sending in one go the loop yields so that receptions are
  * processed too.
+ *
+ * With several generator processes each runs a share of the same schedule: process w of N fires messages
+ * w, w + N, w + 2N… at their global due times (interleaved: together they are the one constant-rate schedule).
  */
 import { setImmediate as immediate } from 'node:timers/promises';
 
@@ -15,13 +18,33 @@ export interface ScheduleHandle {
   stop(): void;
 }
 
+/** This process's share of a schedule: messages `index`, `index + count`, … (default: all of them). */
+export interface ScheduleShare {
+  readonly index: number;
+  readonly count: number;
+}
+
+export const WHOLE_SCHEDULE: ScheduleShare = { index: 0, count: 1 };
+
+/** How many of messages 0 … total − 1 fall to `share`. */
+export function shareSize(total: number, share: ScheduleShare): number {
+  return Math.max(0, Math.ceil((total - share.index) / share.count));
+}
+
+/**
+ * Fire this share's messages of the schedule `startPerf + n × intervalMs` (n < total); `fire` gets the
+ * global message number n. `fired()` counts this share's messages.
+ */
 export function runSchedule(
   total: number,
   intervalMs: number,
   startPerf: number,
   fire: (n: number, scheduledPerf: number) => void,
+  share: ScheduleShare = WHOLE_SCHEDULE,
 ): ScheduleHandle {
-  let n = 0;
+  const stride = share.count;
+  let n = share.index;
+  let fired = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let finish!: () => void;
@@ -36,7 +59,8 @@ export function runSchedule(
       const due = startPerf + n * intervalMs;
       if (due > performance.now()) break;
       fire(n, due);
-      n += 1;
+      n += stride;
+      fired += 1;
       if (performance.now() - begin > 5) break;
     }
     if (n >= total) {
@@ -49,14 +73,14 @@ export function runSchedule(
     else timer = setTimeout(tick, wait);
   };
   const wait = startPerf - performance.now();
-  if (total <= 0) {
+  if (n >= total) {
     stopped = true;
     finish();
   } else if (wait > 0) timer = setTimeout(tick, wait);
   else tick();
   return {
     done,
-    fired: () => n,
+    fired: () => fired,
     stop: () => {
       if (stopped) return;
       stopped = true;

@@ -4,7 +4,7 @@
  * message's scheduled send time.
  */
 import { Histogram } from './histogram.ts';
-import type { LatencySummary } from './histogram.ts';
+import type { HistogramData, LatencySummary } from './histogram.ts';
 import type { Probe } from './probe.ts';
 
 export interface PhaseCounts {
@@ -42,6 +42,96 @@ export interface PhaseLatencies {
   readonly ack: LatencySummary;
   /** Scheduled send → actually written: the generator's own lateness. */
   readonly sendLag: LatencySummary;
+}
+
+/**
+ * A tracker as plain data: one generator process's part of a phase, which the coordinator merges with the
+ * other processes' (`mergeTrackerData`). Times are ms since the phase start (null: no such event).
+ */
+export interface TrackerData {
+  readonly scheduled: number;
+  readonly sent: number;
+  readonly acked: number;
+  readonly delivered: number;
+  readonly duplicated: number;
+  readonly stale: number;
+  readonly otherMessages: number;
+  readonly invalid: number;
+  readonly receipts: number;
+  readonly receiptTexts: Readonly<Record<string, number>>;
+  readonly sendErrors: Readonly<Record<string, number>>;
+  readonly connectionsClosed: Readonly<Record<string, number>>;
+  readonly delivery: HistogramData;
+  readonly ack: HistogramData;
+  readonly sendLag: HistogramData;
+  readonly firstDeliveryMs: number | null;
+  readonly lastDeliveryMs: number | null;
+  readonly lastSendMs: number | null;
+  readonly lastAckMs: number | null;
+}
+
+export interface MergedTracker {
+  readonly counts: PhaseCounts;
+  readonly latencies: PhaseLatencies;
+  /** ms since the phase start, 0 when there was no such event. */
+  readonly firstDeliveryMs: number;
+  readonly lastDeliveryMs: number;
+  readonly lastSendMs: number;
+  readonly lastAckMs: number;
+}
+
+function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, n] of Object.entries(from)) bump(into, key, n);
+}
+
+/**
+ * The phase as a whole from its parts: counts add up (each message has one sender and one receiver, and
+ * each is in one process), histograms merge, first/last events are the earliest/latest.
+ */
+export function mergeTrackerData(parts: readonly TrackerData[]): MergedTracker {
+  const sum = (pick: (d: TrackerData) => number): number => parts.reduce((a, d) => a + pick(d), 0);
+  const texts: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  const closed: Record<string, number> = {};
+  for (const d of parts) {
+    addCounts(texts, d.receiptTexts);
+    addCounts(errors, d.sendErrors);
+    addCounts(closed, d.connectionsClosed);
+  }
+  const times = (pick: (d: TrackerData) => number | null): number[] =>
+    parts.map(pick).filter((t): t is number => t !== null);
+  const latest = (pick: (d: TrackerData) => number | null): number => Math.max(0, ...times(pick));
+  const firstDeliveries = times((d) => d.firstDeliveryMs);
+  const merged = (pick: (d: TrackerData) => HistogramData): LatencySummary =>
+    Histogram.merge(parts.map((d) => Histogram.fromJSON(pick(d)))).summary();
+  const sent = sum((d) => d.sent);
+  const delivered = sum((d) => d.delivered);
+  return {
+    counts: {
+      scheduled: sum((d) => d.scheduled),
+      sent,
+      acked: sum((d) => d.acked),
+      delivered,
+      lost: Math.max(0, sent - delivered),
+      duplicated: sum((d) => d.duplicated),
+      stale: sum((d) => d.stale),
+      otherMessages: sum((d) => d.otherMessages),
+      invalid: sum((d) => d.invalid),
+      receipts: sum((d) => d.receipts),
+      receiptTexts: texts,
+      sendErrors: errors,
+      connectionsClosed: closed,
+    },
+    latencies: {
+      delivery: merged((d) => d.delivery),
+      ack: merged((d) => d.ack),
+      sendLag: merged((d) => d.sendLag),
+    },
+    firstDeliveryMs: firstDeliveries.length === 0 ? 0 : Math.min(...firstDeliveries),
+    lastDeliveryMs: latest((d) => d.lastDeliveryMs),
+    lastSendMs: latest((d) => d.lastSendMs),
+    lastAckMs: latest((d) => d.lastAckMs),
+  };
 }
 
 function bump(map: Record<string, number>, key: string, by = 1): void {
@@ -158,6 +248,32 @@ export class PhaseTracker {
       receiptTexts: { ...this.receiptTexts },
       sendErrors: { ...this.sendErrors },
       connectionsClosed: { ...this.connectionsClosed },
+    };
+  }
+
+  /** This process's part of the phase, as plain data. */
+  data(): TrackerData {
+    const since = (perf: number, any: boolean): number | null => (any ? perf - this.startPerf : null);
+    return {
+      scheduled: this.scheduled,
+      sent: this.sent,
+      acked: this.acked,
+      delivered: this.delivered,
+      duplicated: this.duplicated,
+      stale: this.stale,
+      otherMessages: this.otherMessages,
+      invalid: this.invalid,
+      receipts: this.receipts,
+      receiptTexts: { ...this.receiptTexts },
+      sendErrors: { ...this.sendErrors },
+      connectionsClosed: { ...this.connectionsClosed },
+      delivery: this.delivery.toJSON(),
+      ack: this.ack.toJSON(),
+      sendLag: this.sendLag.toJSON(),
+      firstDeliveryMs: since(this.firstDeliveryPerf, this.delivered > 0),
+      lastDeliveryMs: since(this.lastDeliveryPerf, this.delivered > 0),
+      lastSendMs: since(this.lastSendPerf, this.sent > 0),
+      lastAckMs: since(this.lastAckPerf, this.acked > 0),
     };
   }
 

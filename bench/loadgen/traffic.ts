@@ -1,25 +1,34 @@
 /**
- * The traffic engine shared by relay, fanin, backlog and the self-check: connected senders, each with a
- * receiver, and phases of constant-rate open-loop sending. Message n of a phase is due at
- * start + n / rate and goes out from sender n mod S (so every sender runs at rate / S, phases staggered);
- * its text carries the phase's run ID, n and the due time. Receivers record deliveries in the current
- * phase's tracker; senders record the station's receipts.
+ * The traffic engine shared by relay, fanin, backlog and the self-check: one generator process's
+ * connected senders, each with a receiver, and its share of phases of constant-rate open-loop sending.
+ * Message n of a phase is due at start + n / rate; with one process it goes out from sender n mod S (so
+ * every sender runs at rate / S, phases staggered), with --procs N from process n mod N (`ScheduleShare`,
+ * process-split.ts). Its text carries the phase's run ID, n and the due time. Receivers record deliveries
+ * in the current phase's tracker; senders record the station's receipts. `runTrafficPhase`
+ * (traffic-phase.ts) drives the phase over one or several such runners.
  */
 import { ContentType } from '../../src/protocol/dkd/content-type.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
 import type { DimClient } from '../../src/client/dim-client.ts';
 import { closeReason, errorCode } from './connect.ts';
 import type { Log } from './output.ts';
-import { fmtMs, fmtNum, round, startProgress } from './output.ts';
-import { newRunId, parseProbe, probeText } from './probe.ts';
+import { parseProbe, probeText } from './probe.ts';
 import { GeneratorMeter } from './process-stats.ts';
-import type { GeneratorStats } from './process-stats.ts';
-import { runSchedule, sleep } from './schedule.ts';
+import { localSenderOf } from './process-split.ts';
+import { runSchedule, shareSize, sleep, WHOLE_SCHEDULE } from './schedule.ts';
+import type { ScheduleHandle, ScheduleShare } from './schedule.ts';
+import { runTrafficPhase } from './traffic-phase.ts';
+import type {
+  PhaseOptions,
+  PhaseResult,
+  PhaseShard,
+  PhaseSpec,
+  PhaseStatus,
+  TrafficParticipant,
+} from './traffic-phase.ts';
 import { PhaseTracker } from './tracker.ts';
-import type { PhaseCounts, PhaseLatencies } from './tracker.ts';
 
-/** How long to wait for receipts after every message was delivered (at most the grace period). */
-const RECEIPT_WAIT_MS = 2000;
+export type { PhaseOptions, PhaseResult } from './traffic-phase.ts';
 
 export interface TrafficTopology {
   readonly senders: readonly DimClient[];
@@ -27,55 +36,35 @@ export interface TrafficTopology {
   readonly receiverIds: readonly ID[];
   /** Receiver index of sender i. */
   readonly receiverOf: (senderIndex: number) => number;
+  /** This process's share of every schedule (default: all of it). */
+  readonly share?: ScheduleShare;
 }
 
-export interface PhaseOptions {
-  readonly label: string;
-  /** Total messages per second over all senders. */
-  readonly rate: number;
-  /** Messages to send: rate × duration by default. */
-  readonly messages?: number;
-  readonly durationS: number;
-  /** Wait at most this long after the last send for deliveries and acks (0 = do not wait). */
-  readonly graceS: number;
-  /** Whether to wait for deliveries at all (backlog: the receiver is offline). */
-  readonly expectDelivery: boolean;
-  readonly size: number;
-  readonly prepack: boolean;
-  /**
-   * Self-check: stop scheduling after `durationS` whatever the count (with a rate far above what the
-   * generator can do, every message is due at once and it sends as fast as it can).
-   */
-  readonly saturate?: boolean;
-}
-
-export interface PhaseResult {
-  readonly label: string;
-  readonly run: string;
-  readonly targetRate: number;
-  readonly durationS: number;
-  /** Seconds from the start to the last send, and waited after it. */
-  readonly sendSeconds: number;
-  readonly graceSeconds: number;
-  readonly counts: PhaseCounts;
-  /** Messages per second: sent (over the send window), acked and delivered (first to last). */
-  readonly rates: { readonly sent: number; readonly acked: number; readonly delivered: number };
-  readonly latencyMs: PhaseLatencies;
-  readonly generator: GeneratorStats;
-  /** Seconds spent packing before the phase (--prepack), else 0. */
+interface ActivePhase {
+  readonly spec: PhaseSpec;
+  readonly tracker: PhaseTracker;
+  /** Prepacked texts of this share's messages, by ⌊n / N⌋. */
+  readonly texts: string[] | undefined;
   readonly prepackSeconds: number;
+  meter?: GeneratorMeter;
+  schedule?: ScheduleHandle;
+  scheduleDone: boolean;
 }
 
-export class TrafficRunner {
+export class TrafficRunner implements TrafficParticipant {
   readonly #topology: TrafficTopology;
   readonly #log: Log;
   readonly #unsubscribe: Array<() => void> = [];
+  readonly #share: ScheduleShare;
+  readonly startLeadMs = 20;
+  #phase: ActivePhase | undefined;
   #current: PhaseTracker | undefined;
   /** Trackers of earlier phases, so that late messages of the last phase are still counted there. */
   #last: PhaseTracker | undefined;
 
   constructor(topology: TrafficTopology, log: Log) {
     this.#topology = topology;
+    this.#share = topology.share ?? WHOLE_SCHEDULE;
     this.#log = log;
     for (const sender of new Set(topology.senders)) {
       this.#unsubscribe.push(
@@ -125,42 +114,56 @@ export class TrafficRunner {
     return this.#tracker();
   }
 
-  async runPhase(phase: PhaseOptions): Promise<PhaseResult> {
-    const { senders, receiverOf } = this.#topology;
-    const run = newRunId();
-    const tracker = new PhaseTracker(run);
-    const total = phase.messages ?? Math.max(1, Math.round(phase.rate * phase.durationS));
-    const intervalMs = 1000 / phase.rate;
-    tracker.scheduled = total;
-    const receiverFor = (n: number): ID => this.#topology.receiverIds[receiverOf(n % senders.length)]!;
+  /** Run a phase with this runner alone (one process). */
+  runPhase(phase: PhaseOptions): Promise<PhaseResult> {
+    return runTrafficPhase([this], phase, this.#log);
+  }
 
+  #receiverFor(localSender: number): ID {
+    return this.#topology.receiverIds[this.#topology.receiverOf(localSender)]!;
+  }
+
+  async preparePhase(spec: PhaseSpec): Promise<{ prepackSeconds: number }> {
+    const { senders } = this.#topology;
+    const share = this.#share;
+    const tracker = new PhaseTracker(spec.run);
+    tracker.scheduled = shareSize(spec.total, share);
+    const intervalMs = 1000 / spec.rate;
     let texts: string[] | undefined;
     let prepackSeconds = 0;
-    if (phase.prepack) {
+    if (spec.prepack) {
       const t0 = performance.now();
-      texts = new Array<string>(total);
+      texts = new Array<string>(tracker.scheduled);
       let lastNote = t0;
-      for (let n = 0; n < total; n++) {
-        const sender = senders[n % senders.length]!;
-        const text = probeText(run, n, n * intervalMs, phase.size);
-        texts[n] = sender.pack(receiverFor(n), { type: ContentType.TEXT, text }).text;
-        if (n % 256 === 255) {
+      for (let k = 0, n = share.index; n < spec.total; k++, n += share.count) {
+        const local = localSenderOf(n, share, senders.length);
+        const text = probeText(spec.run, n, n * intervalMs, spec.size);
+        texts[k] = senders[local]!.pack(this.#receiverFor(local), { type: ContentType.TEXT, text }).text;
+        if (k % 256 === 255) {
           await sleep(0); // keep the connections serviced
           if (performance.now() - lastNote > 1000) {
             lastNote = performance.now();
-            this.#log.note(`[${phase.label}] prepacked ${n + 1}/${total}`);
+            this.#log.note(`[${spec.label}] prepacked ${k + 1}/${tracker.scheduled}`);
           }
         }
       }
       prepackSeconds = (performance.now() - t0) / 1000;
-      this.#log.note(`[${phase.label}] prepacked ${total} messages in ${prepackSeconds.toFixed(1)} s`);
     }
+    this.#phase = { spec, tracker, texts, prepackSeconds, scheduleDone: false };
+    return { prepackSeconds };
+  }
 
+  async runPhaseSchedule(startEpochMs: number): Promise<void> {
+    const phase = this.#active();
+    const { spec, tracker, texts } = phase;
+    const { senders } = this.#topology;
+    const share = this.#share;
     this.#current = tracker;
-    const meter = new GeneratorMeter();
-    tracker.startPerf = performance.now() + 20;
+    phase.meter = new GeneratorMeter();
+    tracker.startPerf = startEpochMs - performance.timeOrigin;
     const fire = (n: number, scheduledPerf: number): void => {
-      const sender = senders[n % senders.length]!;
+      const local = localSenderOf(n, share, senders.length);
+      const sender = senders[local]!;
       if (sender.closed) {
         tracker.onNotSent('CLOSED');
         return;
@@ -169,10 +172,10 @@ export class TrafficRunner {
       try {
         // what DimClient.sendText does, split so that a failure to pack does not count as sent
         const text =
-          texts?.[n] ??
-          sender.pack(receiverFor(n), {
+          texts?.[Math.floor(n / share.count)] ??
+          sender.pack(this.#receiverFor(local), {
             type: ContentType.TEXT,
-            text: probeText(run, n, scheduledPerf - tracker.startPerf, phase.size),
+            text: probeText(spec.run, n, scheduledPerf - tracker.startPerf, spec.size),
           }).text;
         promise = sender.transport.send(text);
       } catch (err) {
@@ -185,65 +188,50 @@ export class TrafficRunner {
         (err: unknown) => tracker.onSendError(errorCode(err)),
       );
     };
-    let lastDelivered = 0;
-    let lastTick = performance.now();
-    const stopProgress = startProgress(this.#log, () => {
-      const now = performance.now();
-      const rate = ((tracker.delivered - lastDelivered) * 1000) / (now - lastTick);
-      lastDelivered = tracker.delivered;
-      lastTick = now;
-      const elapsed = (now - tracker.startPerf) / 1000;
-      return (
-        `[${phase.label} ${elapsed.toFixed(1)}s] sent ${tracker.sent} acked ${tracker.acked} ` +
-        `delivered ${tracker.delivered} (${fmtNum(rate)}/s) p99 ${fmtMs(tracker.delivery.quantileMs(0.99))} ms ` +
-        `in flight ${tracker.sent - tracker.delivered} cpu ${fmtNum(meter.cpuPercentNow())}%`
-      );
-    });
-    const schedule = runSchedule(total, intervalMs, tracker.startPerf, fire);
+    const schedule = runSchedule(spec.total, 1000 / spec.rate, tracker.startPerf, fire, share);
+    phase.schedule = schedule;
     let stopTimer: NodeJS.Timeout | undefined;
-    if (phase.saturate) stopTimer = setTimeout(() => schedule.stop(), phase.durationS * 1000 + 20);
+    if (spec.saturate) {
+      const end = tracker.startPerf + spec.durationS * 1000;
+      stopTimer = setTimeout(() => schedule.stop(), end - performance.now());
+    }
     await schedule.done;
     clearTimeout(stopTimer);
     tracker.scheduled = schedule.fired();
-    const sendEnd = Math.max(performance.now(), tracker.lastSendPerf);
-    const graceEnd = sendEnd + phase.graceS * 1000;
-    while (performance.now() < graceEnd) {
-      const acksSettled = tracker.pendingAcks <= 0;
-      const deliveredAll = !phase.expectDelivery || tracker.delivered >= tracker.sent;
-      if (acksSettled && deliveredAll) break;
-      await sleep(10);
-    }
-    // Receipts follow deliveries: give the last ones a moment (stations need not send any).
-    const receiptsEnd = Math.min(graceEnd, performance.now() + RECEIPT_WAIT_MS);
-    while (tracker.receipts < tracker.sent && tracker.receipts > 0 && performance.now() < receiptsEnd) {
-      await sleep(10);
-    }
-    stopProgress();
-    const graceSeconds = (performance.now() - sendEnd) / 1000;
-    const generator = meter.stop();
-    this.#last = tracker;
-    this.#current = undefined;
-    // A count over [start, last event] spans count − 1 intervals: add one interval so that an exact
-    // schedule reports exactly its rate.
-    const windowS = (lastPerf: number): number =>
-      Math.max(1e-3, (lastPerf - tracker.startPerf + intervalMs) / 1000);
-    const sendWindow = windowS(tracker.lastSendPerf);
+    phase.scheduleDone = true;
+  }
+
+  async phaseStatus(): Promise<PhaseStatus> {
+    const phase = this.#active();
+    const t = phase.tracker;
     return {
-      label: phase.label,
-      run,
-      targetRate: phase.rate,
-      durationS: round(phase.saturate ? phase.durationS : total / phase.rate, 3),
-      sendSeconds: round((tracker.lastSendPerf - tracker.startPerf) / 1000, 3),
-      graceSeconds: round(graceSeconds, 3),
-      counts: tracker.counts(),
-      rates: {
-        sent: round(tracker.sent / sendWindow),
-        acked: tracker.acked === 0 ? 0 : round(tracker.acked / windowS(tracker.lastAckPerf)),
-        delivered: tracker.delivered === 0 ? 0 : round(tracker.delivered / windowS(tracker.lastDeliveryPerf)),
-      },
-      latencyMs: tracker.latencies(),
-      generator,
-      prepackSeconds: round(prepackSeconds, 2),
+      scheduleDone: phase.scheduleDone,
+      sent: t.sent,
+      acked: t.acked,
+      delivered: t.delivered,
+      pendingAcks: t.pendingAcks,
+      receipts: t.receipts,
+      deliveryP99Ms: t.delivery.quantileMs(0.99),
+      cpuPercent: phase.meter?.cpuPercentNow() ?? 0,
     };
+  }
+
+  async finishPhase(): Promise<PhaseShard> {
+    const phase = this.#active();
+    phase.schedule?.stop();
+    const generator = (phase.meter ?? new GeneratorMeter()).stop();
+    this.#last = phase.tracker;
+    this.#current = undefined;
+    this.#phase = undefined;
+    return {
+      ...phase.tracker.data(),
+      generator: { pid: process.pid, ...generator },
+      prepackSeconds: phase.prepackSeconds,
+    };
+  }
+
+  #active(): ActivePhase {
+    if (this.#phase === undefined) throw new Error('no phase prepared');
+    return this.#phase;
   }
 }

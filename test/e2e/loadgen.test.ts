@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ interface Phase {
   };
   rates: { sent: number; delivered: number };
   latencyMs: { delivery: Latency; ack: Latency; sendLag: Latency };
-  generator: { cpuPercent: number };
+  generator: { cpuPercent: number; processes?: Array<{ pid: number; cpuPercent: number }> };
   verdict?: string;
 }
 
@@ -49,6 +50,8 @@ interface Summary {
   result: Record<string, unknown>;
   warnings: string[];
   pool: { size: number } | null;
+  options: Record<string, unknown>;
+  environment: { pid: number };
 }
 
 interface Run {
@@ -65,6 +68,36 @@ function runCli(args: readonly string[], timeoutMs = 20_000): Promise<Run> {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Whether process `pid` still runs (a zombie waiting for its parent to reap it does not count). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The worker pids of a run from its `[procs] N generator processes: pids a, b` note. */
+function workerPids(stderr: string): number[] {
+  const m = /generator processes: pids ([\d, ]+)/.exec(stderr);
+  return m === null ? [] : m[1]!.split(',').map((p) => Number(p.trim()));
+}
+
+/** --procs N: the phase's generator stats name N worker processes (not the coordinator). */
+function assertProcesses(generator: Phase['generator'], procs: number, coordinatorPid: number): void {
+  const processes = generator.processes ?? [];
+  assert.equal(processes.length, procs, JSON.stringify(generator));
+  assert.equal(new Set(processes.map((p) => p.pid)).size, procs);
+  assert.ok(processes.every((p) => p.pid !== coordinatorPid && p.cpuPercent > 0));
+  const sum = processes.reduce((a, p) => a + p.cpuPercent, 0);
+  assert.ok(Math.abs(generator.cpuPercent - sum) < 0.5, 'aggregate CPU is the sum');
 }
 
 function assertLatency(l: Latency, count: number, name: string): void {
@@ -152,6 +185,101 @@ describe('load generator (bench/loadgen) against an in-process station', () => {
     assert.equal(s.pool?.size, 6);
   });
 
+  it('relay --procs 2: pairs split over two worker processes, one merged report', async () => {
+    const s = await run([
+      'relay',
+      '--procs',
+      '2',
+      '--pairs',
+      '4',
+      '--rate',
+      '40',
+      '--duration',
+      '1',
+      '--grace',
+      '3',
+    ]);
+    const result = s.result as {
+      senders: number;
+      receivers: number;
+      setup: Array<{ requested: number; connected: number }>;
+      phases: Phase[];
+    };
+    assert.equal(s.options['procs'], 2);
+    assert.equal(result.senders, 4);
+    assert.equal(result.receivers, 4);
+    assert.deepEqual(
+      result.setup.map((x) => [x.requested, x.connected]),
+      [
+        [4, 4],
+        [4, 4],
+      ],
+    );
+    assertCleanPhase(result.phases[0]!, 40);
+    assertProcesses(result.phases[0]!.generator, 2, s.environment.pid);
+  });
+
+  it('relay --procs 2 --find-max --prepack: every step runs in both processes', async () => {
+    const s = await run([
+      'relay',
+      '--procs',
+      '2',
+      '--prepack',
+      '--pairs',
+      '2',
+      '--rate',
+      '20',
+      '--duration',
+      '0.5',
+      '--grace',
+      '3',
+      '--find-max',
+      '--rate-factor',
+      '2',
+      '--max-steps',
+      '2',
+      '--p99-bound',
+      '5000',
+      '--lag-bound',
+      '5000',
+    ]);
+    const result = s.result as { phases: Phase[]; findMax: { maxRate: number } };
+    assert.equal(result.phases.length, 2);
+    assertCleanPhase(result.phases[0]!, 10);
+    assertCleanPhase(result.phases[1]!, 20);
+    assert.equal(result.findMax.maxRate, 40);
+    for (const phase of result.phases) assertProcesses(phase.generator, 2, s.environment.pid);
+  });
+
+  it('--procs 2: a worker that cannot connect fails the run (exit 1) and no worker is left behind', async () => {
+    const { code, stdout, stderr } = await runCli([
+      'relay',
+      '--procs',
+      '2',
+      '--pairs',
+      '2',
+      '--duration',
+      '1',
+      '--json',
+      '--target',
+      '127.0.0.1:1',
+      '--connect-timeout',
+      '2000',
+      '--cache-dir',
+      cacheDir,
+    ]);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /generator process \d\/2 \(pid \d+\): set-up of receivers failed/);
+    const doc = JSON.parse(stdout) as { error: string };
+    assert.match(doc.error, /CONNECT_FAILED|connect/i);
+    const pids = workerPids(stderr);
+    assert.equal(pids.length, 2, stderr);
+    assert.ok(
+      pids.every((pid) => !alive(pid)),
+      `workers still running: ${pids.filter(alive).join(', ')}`,
+    );
+  });
+
   it('relay --find-max (prepacked, WebSocket) steps the rate up', async () => {
     const s = await run([
       'relay',
@@ -228,6 +356,34 @@ describe('load generator (bench/loadgen) against an in-process station', () => {
     for (const name of ['connect', 'handshake', 'login', 'total'] as const) {
       assertLatency(r.latencyMs[name], r.completed, name);
     }
+  });
+
+  it('logins --procs 2: loops split over two processes, counts merged', async () => {
+    const s = await run(['logins', '--procs', '2', '--concurrency', '3', '--duration', '1']);
+    const r = s.result as {
+      completed: number;
+      handshakes: number;
+      logins: number;
+      failures: Record<string, number>;
+      loginReceipts: Record<string, number>;
+      latencyMs: { total: Latency; connect: Latency };
+      generator: Phase['generator'];
+    };
+    assert.equal(s.options['procs'], 2);
+    assert.ok(r.completed > 1);
+    assert.equal(r.handshakes, r.completed);
+    assert.equal(r.logins, r.completed);
+    assert.deepEqual(r.failures, {});
+    assert.deepEqual(r.loginReceipts, { 'Login received.': r.completed });
+    assertLatency(r.latencyMs.total, r.completed, 'total');
+    assertLatency(r.latencyMs.connect, r.completed, 'connect');
+    assertProcesses(r.generator, 2, s.environment.pid);
+  });
+
+  it('--procs is refused where it does not apply', async () => {
+    const bad = await runCli(['idle', '--procs', '2']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--procs works with relay, fanin, logins, self-check/);
   });
 
   it('idle: connections stay open and answer PINGs; the station RSS per connection is measured', async () => {
@@ -314,6 +470,24 @@ describe('load generator (bench/loadgen) against an in-process station', () => {
       assert.ok(phase.counts.sent > 0);
       assert.equal(phase.counts.delivered, phase.counts.sent);
       assert.equal(phase.counts.receipts, phase.counts.sent);
+    }
+    assert.ok(r.ceiling.live > 0 && r.ceiling.prepacked > 0);
+  });
+
+  it('self-check --procs 2: the aggregate ceiling of two processes, each with its own sink', async () => {
+    const s = await run(['self-check', '--procs', '2', '--pairs', '2', '--duration', '0.5']);
+    const r = s.result as {
+      procs: number;
+      live: Phase;
+      prepacked: Phase;
+      ceiling: { live: number; prepacked: number };
+    };
+    assert.equal(r.procs, 2);
+    for (const phase of [r.live, r.prepacked]) {
+      assert.ok(phase.counts.sent > 0);
+      assert.equal(phase.counts.delivered, phase.counts.sent);
+      assert.equal(phase.counts.lost, 0);
+      assertProcesses(phase.generator, 2, s.environment.pid);
     }
     assert.ok(r.ceiling.live > 0 && r.ceiling.prepacked > 0);
   });

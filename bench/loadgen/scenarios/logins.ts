@@ -1,18 +1,21 @@
 /**
  * logins: `--concurrency C` loops, each repeating connect → handshake → login (unless --no-login) → close on
  * a new connection, for `--duration D` seconds (closed loop: C sessions being set up at any time). Reports
- * handshakes and logins per second and the latency of each step.
+ * handshakes and logins per second and the latency of each step. With --procs N the loops and users are
+ * split over N generator processes (LoginsShard each) that start together; their counts are merged.
  */
-import { DimClient } from '../../../src/client/dim-client.ts';
-import type { ClientTransport } from '../../../src/client/client-transport.ts';
-import { closeReason, errorCode, openTransport } from '../connect.ts';
 import type { Context } from '../context.ts';
-import { directoryOf, loadIdentities, nextConnectionIndex } from '../context.ts';
+import { loadIdentities } from '../context.ts';
 import { Histogram } from '../histogram.ts';
-import type { LatencySummary } from '../histogram.ts';
-import { countsText, fmtBytes, fmtMs, fmtNum, latencyLine, round, startProgress } from '../output.ts';
-import { GeneratorMeter } from '../process-stats.ts';
-import type { GeneratorStats } from '../process-stats.ts';
+import type { HistogramData, LatencySummary } from '../histogram.ts';
+import { countsText, fmtMs, fmtNum, latencyLine, round } from '../output.ts';
+import { generatorText, mergeGeneratorStats } from '../process-stats.ts';
+import type { MergedGeneratorStats } from '../process-stats.ts';
+import { indicesOf, splitCount } from '../process-split.ts';
+import { openShards } from '../shards.ts';
+import { epochNow } from '../traffic-phase.ts';
+import { LOGINS_SHARD_METHODS } from './logins-shard.ts';
+import type { LoginsData, LoginsShardApi, LoginsStatus } from './logins-shard.ts';
 import type { ScenarioOutcome } from './scenario.ts';
 
 export interface LoginsResult {
@@ -35,114 +38,32 @@ export interface LoginsResult {
     readonly total: LatencySummary;
     readonly close: LatencySummary;
   };
-  readonly generator: GeneratorStats;
+  readonly generator: MergedGeneratorStats;
 }
 
-export async function runLogins(ctx: Context): Promise<ScenarioOutcome> {
-  const o = ctx.options;
-  const { pool, report: poolReport } = loadIdentities(ctx, o.concurrency, false);
-  const directory = directoryOf(pool.identities);
-  const h = {
-    connect: new Histogram(),
-    handshake: new Histogram(),
-    login: new Histogram(),
-    total: new Histogram(),
-    close: new Histogram(),
-  };
+function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
+}
+
+/** The processes' counts as one result (the processes ran side by side: seconds is the longest). */
+export function mergeLogins(concurrency: number, login: boolean, parts: readonly LoginsData[]): LoginsResult {
+  const sum = (pick: (d: LoginsData) => number): number => parts.reduce((a, d) => a + pick(d), 0);
   const failures: Record<string, number> = {};
   const receipts: Record<string, number> = {};
-  let handshakes = 0;
-  let logins = 0;
-  let completed = 0;
-  let next = 0;
-  const fail = (step: string, err: unknown, transport?: ClientTransport): void => {
-    // failing steps never follow our own close: a closed transport was closed by the station, say why
-    const closedBy = transport !== undefined && transport.closed ? `(${closeReason(transport)})` : '';
-    const key = `${step}:${errorCode(err)}${closedBy}`;
-    failures[key] = (failures[key] ?? 0) + 1;
-  };
-  const meter = new GeneratorMeter();
-  const started = performance.now();
-  const deadline = started + o.durationS * 1000;
-  let lastDone = 0;
-  let lastTick = started;
-  const stopProgress = startProgress(ctx.log, () => {
-    const now = performance.now();
-    const rate = ((completed - lastDone) * 1000) / (now - lastTick);
-    lastDone = completed;
-    lastTick = now;
-    const failed = Object.values(failures).reduce((a, b) => a + b, 0);
-    return `[logins ${((now - started) / 1000).toFixed(1)}s] completed ${completed} (${fmtNum(rate)}/s) failed ${failed} p99 ${fmtMs(h.total.quantileMs(0.99))} ms cpu ${fmtNum(meter.cpuPercentNow())}%`;
-  });
-
-  const session = async (): Promise<void> => {
-    const identity = pool.identities[next++ % pool.identities.length]!;
-    const t0 = performance.now();
-    let transport: ClientTransport;
-    try {
-      transport = await openTransport(ctx.connect, nextConnectionIndex());
-    } catch (err) {
-      fail('connect', err);
-      return;
-    }
-    const t1 = performance.now();
-    h.connect.recordMs(t1 - t0);
-    const client = new DimClient({
-      transport,
-      identity,
-      keyDirectory: directory,
-      handshakeTimeoutMs: o.handshakeTimeoutMs,
-      receiptTimeoutMs: o.receiptTimeoutMs,
-      historyLimit: 16,
-      agent: 'dim-loadgen',
-    });
-    try {
-      try {
-        await client.handshake(o.stationId === undefined ? {} : { stationId: o.stationId });
-      } catch (err) {
-        fail('handshake', err, transport);
-        return;
-      }
-      const t2 = performance.now();
-      h.handshake.recordMs(t2 - t1);
-      handshakes += 1;
-      if (o.login) {
-        let text: string | undefined;
-        try {
-          text = await client.login();
-        } catch (err) {
-          fail('login', err, transport);
-          return;
-        }
-        const t3 = performance.now();
-        const key = text ?? '(none)';
-        receipts[key] = (receipts[key] ?? 0) + 1;
-        if (text === undefined) {
-          fail('login', { code: 'NO_RECEIPT' });
-          return;
-        }
-        h.login.recordMs(t3 - t2);
-        logins += 1;
-      }
-      h.total.recordMs(performance.now() - t0);
-      completed += 1;
-    } finally {
-      const c0 = performance.now();
-      await client.close().catch(() => {});
-      h.close.recordMs(performance.now() - c0);
-    }
-  };
-  const loop = async (): Promise<void> => {
-    while (performance.now() < deadline) await session();
-  };
-  await Promise.all(Array.from({ length: o.concurrency }, loop));
-  stopProgress();
-  const seconds = (performance.now() - started) / 1000;
-  const result: LoginsResult = {
-    concurrency: o.concurrency,
-    login: o.login,
+  for (const part of parts) {
+    addCounts(failures, part.failures);
+    addCounts(receipts, part.loginReceipts);
+  }
+  const latency = (pick: (d: LoginsData) => HistogramData): LatencySummary =>
+    Histogram.merge(parts.map((d) => Histogram.fromJSON(pick(d)))).summary();
+  const seconds = Math.max(1e-3, ...parts.map((d) => d.seconds));
+  const handshakes = sum((d) => d.handshakes);
+  const logins = sum((d) => d.logins);
+  return {
+    concurrency,
+    login,
     seconds: round(seconds, 3),
-    completed,
+    completed: sum((d) => d.completed),
     handshakes,
     logins,
     failures,
@@ -152,21 +73,61 @@ export async function runLogins(ctx: Context): Promise<ScenarioOutcome> {
     },
     loginReceipts: receipts,
     latencyMs: {
-      connect: h.connect.summary(),
-      handshake: h.handshake.summary(),
-      login: h.login.summary(),
-      total: h.total.summary(),
-      close: h.close.summary(),
+      connect: latency((d) => d.latency.connect),
+      handshake: latency((d) => d.latency.handshake),
+      login: latency((d) => d.latency.login),
+      total: latency((d) => d.latency.total),
+      close: latency((d) => d.latency.close),
     },
-    generator: meter.stop(),
+    generator: mergeGeneratorStats(parts.map((d) => d.generator)),
   };
-  if (result.generator.cpuPercent > 85) {
+}
+
+export async function runLogins(ctx: Context): Promise<ScenarioOutcome> {
+  const o = ctx.options;
+  if (o.concurrency < o.procs) {
+    throw new Error(`--procs ${o.procs} needs --concurrency of at least ${o.procs} (one loop per process)`);
+  }
+  const { pool, report: poolReport } = loadIdentities(ctx, o.concurrency, false);
+  if (pool.identities.length < o.procs) {
+    throw new Error(`--procs ${o.procs} needs a --pool of at least ${o.procs} users (one per process)`);
+  }
+  const loops = splitCount(o.concurrency, o.procs);
+  const parts = loops.map((concurrency, w) => ({
+    users: indicesOf(pool.identities.length, w, o.procs),
+    params: { concurrency },
+  }));
+  const shardSet = await openShards<'logins', LoginsShardApi>(
+    ctx,
+    'logins',
+    pool.identities,
+    parts,
+    LOGINS_SHARD_METHODS,
+  );
+  const shards = shardSet.shards;
+  let data: LoginsData[];
+  try {
+    const startEpochMs = epochNow() + Math.max(...shards.map((s) => s.startLeadMs));
+    const stopProgress = startLoginsProgress(ctx, shards, startEpochMs);
+    try {
+      data = await Promise.all(shards.map((s) => s.run(startEpochMs, o.durationS)));
+    } finally {
+      stopProgress();
+    }
+  } finally {
+    await shardSet.close();
+  }
+  const result = mergeLogins(o.concurrency, o.login, data);
+  const busiest = Math.max(...(result.generator.processes ?? [result.generator]).map((p) => p.cpuPercent));
+  if (busiest > 85) {
     ctx.warnings.push(
-      `the generator was busy (CPU ${fmtNum(result.generator.cpuPercent)}% of a core): handshake rates are a lower bound`,
+      `the generator was busy (CPU ${fmtNum(busiest)}% of a core${result.generator.processes === undefined ? '' : ' in the busiest process'}): handshake rates are a lower bound (--procs ${o.procs + 1}?)`,
     );
   }
+  const completed = result.completed;
+  const { handshakes, logins, failures, loginReceipts: receipts } = result;
   const summary = [
-    `logins: ${o.concurrency} concurrent sessions for ${result.seconds} s, new connection each, ${o.login ? 'handshake + login' : 'handshake only'}`,
+    `logins: ${o.concurrency} concurrent sessions${o.procs > 1 ? ` in ${o.procs} processes` : ''} for ${result.seconds} s, new connection each, ${o.login ? 'handshake + login' : 'handshake only'}`,
     `  completed ${completed}, handshakes ${handshakes} (${fmtNum(result.rates.handshakesPerSecond)}/s), logins ${logins} (${fmtNum(result.rates.loginsPerSecond)}/s)`,
     `  failures: ${countsText(failures)}`,
     `  login receipts: ${countsText(receipts)}`,
@@ -175,7 +136,43 @@ export async function runLogins(ctx: Context): Promise<ScenarioOutcome> {
     `  ${latencyLine('login', result.latencyMs.login)}`,
     `  ${latencyLine('total', result.latencyMs.total)}`,
     `  ${latencyLine('close', result.latencyMs.close)}`,
-    `  generator: CPU ${fmtNum(result.generator.cpuPercent)}% of a core, event-loop delay p99 ${result.generator.eventLoopDelayP99Ms} ms, RSS ${fmtBytes(result.generator.rssBytes)}`,
+    `  generator: ${generatorText(result.generator)}`,
   ];
   return { pool: poolReport, result, summary };
+}
+
+/** A progress line once a second, over the processes. */
+function startLoginsProgress(
+  ctx: Context,
+  shards: readonly LoginsShardApi[],
+  startEpochMs: number,
+): () => void {
+  if (ctx.log.quiet) return () => {};
+  let lastDone = 0;
+  let lastTick = epochNow();
+  let stopped = false;
+  const line = (statuses: readonly LoginsStatus[]): string => {
+    const now = epochNow();
+    const completed = statuses.reduce((a, s) => a + s.completed, 0);
+    const failed = statuses.reduce((a, s) => a + s.failed, 0);
+    const cpu = statuses.reduce((a, s) => a + s.cpuPercent, 0);
+    const p99 = Math.max(0, ...statuses.map((s) => s.totalP99Ms));
+    const rate = ((completed - lastDone) * 1000) / (now - lastTick);
+    lastDone = completed;
+    lastTick = now;
+    return `[logins ${((now - startEpochMs) / 1000).toFixed(1)}s] completed ${completed} (${fmtNum(rate)}/s) failed ${failed} p99 ${fmtMs(p99)} ms cpu ${fmtNum(cpu)}%`;
+  };
+  const timer = setInterval(() => {
+    Promise.all(shards.map((s) => s.status())).then(
+      (statuses) => {
+        if (!stopped) ctx.log.note(line(statuses));
+      },
+      () => {},
+    );
+  }, 1000);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

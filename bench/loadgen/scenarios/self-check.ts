@@ -10,56 +10,28 @@
  *    delivered rates are what one generator process can drive at most (the sink's own work, a few µs
  *    per message, is included).
  */
+import { cpus } from 'node:os';
 import { DimClient } from '../../../src/client/dim-client.ts';
-import type { ClientTransport, TransportCloseInfo } from '../../../src/client/client-transport.ts';
 import { KeyDirectory } from '../../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../../src/client/user-identity.ts';
 import { ContentType } from '../../../src/protocol/dkd/content-type.ts';
-import { newCommand } from '../../../src/protocol/dkd/content.ts';
 import { measure } from '../../harness.ts';
 import type { BenchOptions, Case } from '../../harness.ts';
-import { closeAll } from '../connect.ts';
-import type { ConnectConfig } from '../connect.ts';
 import type { Context } from '../context.ts';
-import { directoryOf, loadIdentities, setupUsers } from '../context.ts';
-import { MtpSink } from '../mtp-sink.ts';
+import { loadIdentities } from '../context.ts';
 import type { SinkStats } from '../mtp-sink.ts';
+import { NullTransport } from '../null-transport.ts';
 import { fmtMs, fmtNum, latencyLine, round } from '../output.ts';
 import { probeText } from '../probe.ts';
-import { TrafficRunner } from '../traffic.ts';
-import type { PhaseResult } from '../traffic.ts';
+import { cpuText } from '../process-stats.ts';
+import { planTraffic } from '../process-split.ts';
+import { openShards } from '../shards.ts';
+import { runTrafficPhase } from '../traffic-phase.ts';
+import type { PhaseResult } from '../traffic-phase.ts';
+import { SINK_SHARD_METHODS, sinkShardUsers } from './sink-shard.ts';
+import type { SinkShardApi, SinkShardParams } from './sink-shard.ts';
 import type { ScenarioOutcome } from './scenario.ts';
-
-/** A transport that goes nowhere: bodies are fed in by hand (`deliver`). */
-class NullTransport implements ClientTransport {
-  readonly kind = 'mtp' as const;
-  readonly closed = false;
-  readonly remoteHost = undefined;
-  readonly remotePort = undefined;
-  #listener: ((body: string) => void) | undefined;
-  send(): Promise<void> {
-    return Promise.resolve();
-  }
-  onMessage(listener: (body: string) => void): () => void {
-    this.#listener = listener;
-    return () => {
-      this.#listener = undefined;
-    };
-  }
-  onClose(_listener: (info: TransportCloseInfo) => void): () => void {
-    return () => {};
-  }
-  ping(): Promise<number> {
-    return Promise.resolve(0);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-  deliver(body: string): void {
-    this.#listener?.(body);
-  }
-}
 
 export interface CpuCase {
   readonly operation: string;
@@ -73,6 +45,8 @@ export interface SelfCheckResult {
   readonly pairs: number;
   readonly verify: boolean;
   readonly size: number;
+  /** Generator processes (--procs): the ceiling is what they relay together, each with its own sink. */
+  readonly procs: number;
   readonly live: PhaseResult;
   readonly prepacked: PhaseResult;
   readonly sink: SinkStats;
@@ -154,6 +128,16 @@ function cpuCases(
   return { cases, kinds };
 }
 
+function sumSinkStats(parts: readonly SinkStats[]): SinkStats {
+  const sum = (pick: (s: SinkStats) => number): number => parts.reduce((a, s) => a + pick(s), 0);
+  return {
+    received: sum((s) => s.received),
+    forwarded: sum((s) => s.forwarded),
+    dropped: sum((s) => s.dropped),
+    receipts: sum((s) => s.receipts),
+  };
+}
+
 export async function runSelfCheck(ctx: Context): Promise<ScenarioOutcome> {
   const o = ctx.options;
   const pairs = o.pairs;
@@ -185,49 +169,22 @@ export async function runSelfCheck(ctx: Context): Promise<ScenarioOutcome> {
     ctx.log.note(`[self-check] ${c.group} ${c.impl}: ${fmtNum(r.usPerOp, 1)} µs`);
   }
 
-  // 2. relay through the sink
-  const sink = await MtpSink.start();
-  const receiverIdentities = pool.identities.slice(0, pairs);
-  const senderIdentities = pool.identities.slice(pairs, 2 * pairs);
-  const directory = directoryOf(pool.identities);
-  if (o.verify) directory.add(station);
-  const connect: ConnectConfig = {
-    ...ctx.connect,
-    targets: [{ host: '127.0.0.1', port: sink.port }],
-    framing: 'mtp',
-    binds: [],
-  };
-  const sinkCtx: Context = { ...ctx, connect };
-  const opened: DimClient[] = [];
+  // 2. relay through a sink (one per generator process)
+  const plans = planTraffic({ senders: pairs, receivers: pairs, receiverOf: (i) => i }, o.procs);
+  const parts = plans.map((plan) => {
+    const params: SinkShardParams = { pairs, local: plan.senders, share: plan.share };
+    return { users: sinkShardUsers(params), params };
+  });
+  const shardSet = await openShards<'sink', SinkShardApi>(
+    ctx,
+    'sink',
+    pool.identities,
+    parts,
+    SINK_SHARD_METHODS,
+  );
+  const shards = shardSet.shards;
   try {
-    const steps = { handshake: false, login: false };
-    const r = await setupUsers(sinkCtx, 'sink receivers', receiverIdentities, directory, { steps });
-    opened.push(...r.users.map((u) => u.client));
-    const s = await setupUsers(sinkCtx, 'sink senders', senderIdentities, directory, { steps });
-    opened.push(...s.users.map((u) => u.client));
-    const receivers = r.users.map((u) => u.client);
-    const senders = s.users.map((u) => u.client);
-    // the sink learns where everyone is from their first message
-    await Promise.all([...receivers, ...senders].map((c) => c.sendText(c.id, 'hello sink')));
-    const stationDirectory = directoryOf(senderIdentities);
-    const stationClient = new DimClient({
-      transport: new NullTransport(),
-      identity: station,
-      keyDirectory: stationDirectory,
-    });
-    for (const sender of senders) {
-      const receipt = newCommand('receipt', Date.now() / 1000, {
-        text: 'Message delivered.',
-        origin: { sender: sender.id.string, receiver: receivers[0]?.id.string },
-      });
-      sink.setReceipt(sender.id.string, stationClient.pack(sender.id, receipt).text);
-    }
-    if (!o.verify) for (const identity of senderIdentities) directory.delete(identity.id);
-    const runner = new TrafficRunner(
-      { senders, receiverIds: receiverIdentities.map((i) => i.id), receiverOf: (i) => i },
-      ctx.log,
-    );
-    for (const receiver of receivers) runner.listenReceiver(receiver);
+    await Promise.all(shards.map((s) => s.setup()));
     const base = {
       durationS: o.durationS,
       graceS: Math.max(o.graceS, 2),
@@ -235,34 +192,37 @@ export async function runSelfCheck(ctx: Context): Promise<ScenarioOutcome> {
       size: o.size,
     };
     const huge = 1_000_000;
-    const live = await runner.runPhase({
-      ...base,
-      label: 'self-check live',
-      rate: huge,
-      prepack: false,
-      saturate: true,
-    });
+    const live = await runTrafficPhase(
+      shards,
+      { ...base, label: 'self-check live', rate: huge, prepack: false, saturate: true },
+      ctx.log,
+    );
     const prepackCount = Math.min(
       200_000,
       Math.max(1000, Math.round(Math.max(live.rates.delivered, live.rates.sent) * o.durationS * 2)),
     );
-    const prepacked = await runner.runPhase({
-      ...base,
-      label: 'self-check prepacked',
-      rate: huge,
-      messages: prepackCount,
-      prepack: true,
-      saturate: true,
-    });
-    runner.detach();
+    const prepacked = await runTrafficPhase(
+      shards,
+      {
+        ...base,
+        label: 'self-check prepacked',
+        rate: huge,
+        messages: prepackCount,
+        prepack: true,
+        saturate: true,
+      },
+      ctx.log,
+    );
+    const sink = sumSinkStats(await Promise.all(shards.map((s) => s.sinkStats())));
     const result: SelfCheckResult = {
       cpu,
       pairs,
       verify: o.verify,
       size: o.size,
+      procs: o.procs,
       live,
       prepacked,
-      sink: { ...sink.stats },
+      sink,
       ceiling: { live: live.rates.delivered, prepacked: prepacked.rates.delivered },
     };
     for (const phase of [live, prepacked]) {
@@ -277,15 +237,16 @@ export async function runSelfCheck(ctx: Context): Promise<ScenarioOutcome> {
         (c) => `    ${c.operation.padEnd(28)} ${c.kind.padEnd(8)} ${fmtNum(c.usPerOp, 1).padStart(8)}`,
       ),
       ...[live, prepacked].flatMap((p) => [
-        `  ${p.label}: sent ${p.counts.sent} (${fmtNum(p.rates.sent)}/s), delivered ${p.counts.delivered} (${fmtNum(p.rates.delivered)}/s), lost ${p.counts.lost}, receipts ${p.counts.receipts}; CPU ${fmtNum(p.generator.cpuPercent)}%`,
+        `  ${p.label}: sent ${p.counts.sent} (${fmtNum(p.rates.sent)}/s), delivered ${p.counts.delivered} (${fmtNum(p.rates.delivered)}/s), lost ${p.counts.lost}, receipts ${p.counts.receipts}; ${cpuText(p.generator)}`,
         `    ${latencyLine('delivery (saturated: queueing included)', p.latencyMs.delivery)}`,
       ]),
-      `  ceiling of one generator process: ~${fmtNum(result.ceiling.live)} msg/s packing live, ~${fmtNum(result.ceiling.prepacked)} msg/s prepacked (sender, receiver and receipt work in one process; a run well below these, with send lag p99 ≪ the latencies, measures the station)`,
-      `  sink: received ${sink.stats.received}, forwarded ${sink.stats.forwarded}, receipts ${sink.stats.receipts}, dropped ${sink.stats.dropped}; live p99 ${fmtMs(live.latencyMs.delivery.p99)} ms`,
+      o.procs === 1
+        ? `  ceiling of one generator process: ~${fmtNum(result.ceiling.live)} msg/s packing live, ~${fmtNum(result.ceiling.prepacked)} msg/s prepacked (sender, receiver and receipt work in one process; a run well below these, with send lag p99 ≪ the latencies, measures the station)`
+        : `  ceiling of ${o.procs} generator processes together (each with its own sink; ${cpus().length} CPUs here): ~${fmtNum(result.ceiling.live)} msg/s packing live (~${fmtNum(result.ceiling.live / o.procs)} per process), ~${fmtNum(result.ceiling.prepacked)} msg/s prepacked (~${fmtNum(result.ceiling.prepacked / o.procs)} per process); a run well below these, with send lag p99 ≪ the latencies, measures the station`,
+      `  sink: received ${sink.received}, forwarded ${sink.forwarded}, receipts ${sink.receipts}, dropped ${sink.dropped}; live p99 ${fmtMs(live.latencyMs.delivery.p99)} ms`,
     ];
     return { pool: poolReport, result, summary };
   } finally {
-    await closeAll(opened);
-    await sink.close();
+    await shardSet.close();
   }
 }

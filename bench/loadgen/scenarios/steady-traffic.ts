@@ -1,14 +1,19 @@
 /**
  * Constant-rate traffic between connected users, at one rate or stepping the rate up (`--find-max`):
- * the body of the relay and fanin scenarios.
+ * the body of the relay and fanin scenarios. The users are split over `--procs` generator processes
+ * (process-split.ts; each process's part is a SteadyShard): every step sets up, starts and ends in all
+ * of them together, and their counts merge into one result.
  */
-import type { DimClient } from '../../../src/client/dim-client.ts';
-import { closeAll } from '../connect.ts';
 import type { Context, PoolReport, SetupReport } from '../context.ts';
-import { directoryOf, loadIdentities, setupUsers } from '../context.ts';
-import { countsText, fmtBytes, fmtMs, fmtNum, latencyLine } from '../output.ts';
-import { TrafficRunner } from '../traffic.ts';
-import type { PhaseResult } from '../traffic.ts';
+import { loadIdentities, noteSetup, setupReportOf } from '../context.ts';
+import { countsText, fmtMs, fmtNum, latencyLine } from '../output.ts';
+import { generatorText } from '../process-stats.ts';
+import { planTraffic } from '../process-split.ts';
+import { openShards } from '../shards.ts';
+import { runTrafficPhase } from '../traffic-phase.ts';
+import type { PhaseResult } from '../traffic-phase.ts';
+import { STEADY_SHARD_METHODS, steadyShardUsers } from './steady-shard.ts';
+import type { SteadyShardApi, SteadyShardParams } from './steady-shard.ts';
 
 export interface SteadyTopology {
   readonly senders: number;
@@ -59,28 +64,33 @@ export async function runSteadyTraffic(
   const o = ctx.options;
   const needed = topology.senders + topology.receivers;
   const { pool, report: poolReport } = loadIdentities(ctx, needed, true);
-  const receiverIdentities = pool.identities.slice(0, topology.receivers);
-  const senderIdentities = pool.identities.slice(topology.receivers, needed);
-  const directory = directoryOf([...receiverIdentities, ...senderIdentities]);
-  const opened: DimClient[] = [];
-  try {
-    const r = await setupUsers(ctx, 'receivers', receiverIdentities, directory);
-    opened.push(...r.users.map((u) => u.client));
-    const s = await setupUsers(ctx, 'senders', senderIdentities, directory);
-    opened.push(...s.users.map((u) => u.client));
-    const senders = s.users.map((u) => u.client);
-    const receivers = r.users.map((u) => u.client);
-    if (!o.verify) {
-      // Receivers verify what they can: forget the senders and the station, so nothing is verified.
-      for (const identity of senderIdentities) directory.delete(identity.id);
-      const station = senders[0]?.stationId ?? receivers[0]?.stationId;
-      if (station !== undefined) directory.delete(station);
-    }
-    const runner = new TrafficRunner(
-      { senders, receiverIds: receiverIdentities.map((i) => i.id), receiverOf: topology.receiverOf },
-      ctx.log,
+  const plans = planTraffic(topology, o.procs);
+  if (o.procs > 1 && topology.senders % o.procs !== 0) {
+    ctx.log.note(
+      `[procs] ${topology.senders} senders over ${o.procs} processes: each process sends rate / ${o.procs}, so senders of the smaller processes send a little faster`,
     );
-    for (const receiver of receivers) runner.listenReceiver(receiver);
+  }
+  const parts = plans.map((plan) => {
+    const params: SteadyShardParams = { plan, receivers: topology.receivers };
+    return { users: steadyShardUsers(params, o.verify), params };
+  });
+  const shardSet = await openShards<'steady', SteadyShardApi>(
+    ctx,
+    'steady',
+    pool.identities,
+    parts,
+    STEADY_SHARD_METHODS,
+  );
+  const shards = shardSet.shards;
+  const merged = (data: Parameters<typeof setupReportOf>[0]): SetupReport => {
+    const report = setupReportOf(data);
+    if (shards.length > 1) noteSetup(ctx.log, report); // one process notes its own
+    return report;
+  };
+  try {
+    // every process's receivers are online before any sender connects
+    const r = merged(await Promise.all(shards.map((s) => s.setupReceivers())));
+    const s = merged(await Promise.all(shards.map((s) => s.setupSenders())));
     const phases: SteadyPhase[] = [];
     let findMax: SteadyResult['findMax'];
     const phaseOptions = {
@@ -91,14 +101,20 @@ export async function runSteadyTraffic(
       prepack: o.prepack,
     };
     if (!o.findMax) {
-      phases.push(await runner.runPhase({ ...phaseOptions, label: ctx.options.scenario, rate: o.rate }));
+      phases.push(
+        await runTrafficPhase(
+          shards,
+          { ...phaseOptions, label: ctx.options.scenario, rate: o.rate },
+          ctx.log,
+        ),
+      );
     } else {
       let rate = o.rate;
       let stopReason: StepVerdict | 'max-steps' = 'max-steps';
       let best: PhaseResult | undefined;
       for (let step = 1; step <= o.maxSteps; step++) {
         const label = `step ${step} @${fmtNum(rate)}/s`;
-        const phase = await runner.runPhase({ ...phaseOptions, label, rate });
+        const phase = await runTrafficPhase(shards, { ...phaseOptions, label, rate }, ctx.log);
         const verdict = judge(phase, o.p99BoundMs, o.lagBoundMs);
         phases.push({ ...phase, verdict });
         ctx.log.note(
@@ -119,41 +135,42 @@ export async function runSteadyTraffic(
         stopReason,
       };
     }
-    runner.detach();
     for (const phase of phases) addPhaseWarnings(ctx, phase);
     return {
       pool: poolReport,
       result: {
-        senders: senders.length,
-        receivers: receivers.length,
-        perSenderRate: o.rate / senders.length,
+        senders: s.connected,
+        receivers: r.connected,
+        perSenderRate: o.rate / s.connected,
         size: o.size,
         prepack: o.prepack,
         verify: o.verify,
-        setup: [r.report, s.report],
+        setup: [r, s],
         phases,
         ...(findMax === undefined ? {} : { findMax }),
       },
     };
   } finally {
-    await closeAll(opened);
+    await shardSet.close();
   }
 }
 
 function addPhaseWarnings(ctx: Context, phase: PhaseResult): void {
   const lagBound = ctx.options.lagBoundMs;
-  const busy = phase.generator.cpuPercent > 85;
+  // with several processes: the busiest one (each is one event loop)
+  const busiest = Math.max(...(phase.generator.processes ?? [phase.generator]).map((p) => p.cpuPercent));
+  const busy = busiest > 85;
   if (busy || phase.latencyMs.sendLag.p99 > lagBound) {
     ctx.warnings.push(
       `${phase.label}: the generator fell behind its schedule (send lag p99 ${fmtMs(phase.latencyMs.sendLag.p99)} ms, ` +
-        `CPU ${fmtNum(phase.generator.cpuPercent)}% of a core, event-loop delay p99 ${phase.generator.eventLoopDelayP99Ms} ms): ` +
+        `CPU ${fmtNum(busiest)}% of a core${phase.generator.processes === undefined ? '' : ' in the busiest process'}, event-loop delay p99 ${phase.generator.eventLoopDelayP99Ms} ms): ` +
         `latencies include its own delay; ` +
         (busy
           ? `lower its cost (${[
               ctx.options.prepack ? '' : '--prepack',
               ctx.options.verify ? 'no --verify' : '',
               '--kinds mkm-rsa',
-              'several generator processes',
+              `--procs ${ctx.options.procs + 1}`,
             ]
               .filter((x) => x !== '')
               .join(', ')})`
@@ -187,7 +204,7 @@ export function phaseLines(phase: SteadyPhase): string[] {
     `  ${latencyLine('delivery (from scheduled send)', phase.latencyMs.delivery)}`,
     `  ${latencyLine('station OK (from scheduled send)', phase.latencyMs.ack)}`,
     `  ${latencyLine('send lag (generator)', phase.latencyMs.sendLag)}`,
-    `  generator: CPU ${fmtNum(phase.generator.cpuPercent)}% of a core, event-loop delay p99 ${phase.generator.eventLoopDelayP99Ms} ms, RSS ${fmtBytes(phase.generator.rssBytes)}` +
+    `  generator: ${generatorText(phase.generator)}` +
       (phase.prepackSeconds > 0 ? `, prepacked in ${phase.prepackSeconds} s` : ''),
   );
   return lines;

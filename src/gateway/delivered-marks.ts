@@ -1,8 +1,9 @@
 /**
- * Batches a gateway's delivered marks: the confirmations of one terminal that arrive close together (the
- * same I/O turn, e.g. a client confirming a backlog page) leave as one bus entry, and the storage worker
- * records them with one Redis call. `add` resolves once the mark's batch is durable on the bus (or rejects
- * with the bus's error), so a delivery is only acknowledged on its stream after its mark is.
+ * Batches a gateway's delivered marks: the confirmations of one terminal within `delayMs` of the first
+ * (e.g. a client confirming a backlog page one message at a time) leave as one bus entry, and the storage
+ * worker records them with one Redis call. `add` resolves once the mark's batch is durable on the bus (or
+ * rejects with the bus's error), so a delivery is only acknowledged on its stream after its mark is. A
+ * gateway dying holds back at most `delayMs` of marks: those messages are delivered again (exact copies).
  */
 import type { InboundSink } from '../bus/inbound-sink.ts';
 
@@ -15,16 +16,20 @@ interface Batch {
 
 /** Most signatures per bus entry. */
 export const DELIVERED_MARKS_MAX_BATCH = 256;
+/** How long the first mark of a batch waits for more (ms). */
+export const DELIVERED_MARKS_DELAY_MS = 20;
 
 export class DeliveredMarks {
   readonly #sink: InboundSink;
   readonly #maxBatch: number;
+  readonly #delayMs: number;
   readonly #open = new Map<string, Batch>();
-  #scheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(sink: InboundSink, maxBatch = DELIVERED_MARKS_MAX_BATCH) {
+  constructor(sink: InboundSink, options: { readonly maxBatch?: number; readonly delayMs?: number } = {}) {
     this.#sink = sink;
-    this.#maxBatch = Math.max(1, Math.floor(maxBatch));
+    this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? DELIVERED_MARKS_MAX_BATCH));
+    this.#delayMs = Math.max(0, options.delayMs ?? DELIVERED_MARKS_DELAY_MS);
   }
 
   /** Record that `terminal` of `user` confirmed `sig`; resolves once the batch holding it is published. */
@@ -40,16 +45,16 @@ export class DeliveredMarks {
     if (batch.sigs.length >= this.#maxBatch) {
       this.#open.delete(key);
       this.#publish(batch);
-    } else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.flush());
+    } else {
+      this.#timer ??= setTimeout(() => this.flush(), this.#delayMs);
     }
     return done;
   }
 
   /** Publish every open batch now. */
   flush(): void {
-    this.#scheduled = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     const batches = [...this.#open.values()];
     this.#open.clear();
     for (const batch of batches) this.#publish(batch);

@@ -35,8 +35,18 @@ export class BusInboundSink implements InboundSink {
   }
 
   async markDelivered(mark: { user: string; terminal: string; sig: string }): Promise<void> {
-    const entry: DeliveredEntry = { kind: 'delivered', ...mark };
-    await this.#toStore(mark.user, entry);
+    await this.markDeliveredMany({ user: mark.user, terminal: mark.terminal, sigs: [mark.sig] });
+  }
+
+  async markDeliveredMany(marks: { user: string; terminal: string; sigs: readonly string[] }): Promise<void> {
+    if (marks.sigs.length === 0) return;
+    const entry: DeliveredEntry = {
+      kind: 'delivered',
+      user: marks.user,
+      terminal: marks.terminal,
+      sigs: marks.sigs,
+    };
+    await this.#toStore(marks.user, entry);
   }
 
   /** Store entries of one user go to that user's store shard, in order. */

@@ -24,11 +24,35 @@ export interface DeliverEntry {
   readonly sig: string;
   /** The reliable message JSON text to push. */
   readonly json: string;
-  /** Set on backlog pages: after the last entry is delivered, the gateway asks for the next page. */
+  /**
+   * Single-entry backlog pages (written by earlier storage workers; still honoured): after the last entry
+   * is delivered, the gateway asks for the next page.
+   */
   readonly backlog?: { readonly last: boolean; readonly next: string | undefined; readonly until: number };
   /** Responses (receipts…) are not stored and need no delivered mark. */
   readonly response?: boolean;
 }
+
+/** One page of a terminal's stored backlog, in order: one stream entry for the whole page. */
+export interface DeliverPageEntry {
+  readonly kind: 'deliver-page';
+  readonly connId: string;
+  readonly user: string;
+  readonly terminal: string;
+  /** The drain's `until` (ms), carried into the next page's request. */
+  readonly until: number;
+  /** Cursor of the next page; absent on the last one. */
+  readonly next?: string;
+  /**
+   * Ask for the next page once this many of the page's messages are confirmed (a window: the next page is
+   * on its way while the client still confirms this one). Absent: once all are.
+   */
+  readonly prefetchAt?: number;
+  /** Signature and reliable message JSON text of each message, oldest first. */
+  readonly messages: readonly { readonly sig: string; readonly json: string }[];
+}
+
+export type DeliveryEntry = DeliverEntry | DeliverPageEntry;
 
 export interface StoreMessageEntry {
   readonly kind: 'store';
@@ -40,11 +64,13 @@ export interface StoreMessageEntry {
   readonly json: string;
 }
 
+/** Messages a terminal confirmed: `sigs` (a batch), or `sig` (one; written by earlier gateways). */
 export interface DeliveredEntry {
   readonly kind: 'delivered';
   readonly user: string;
   readonly terminal: string;
-  readonly sig: string;
+  readonly sig?: string;
+  readonly sigs?: readonly string[];
 }
 
 export interface DrainEntry {
@@ -87,7 +113,7 @@ function expectKind<T extends { kind: string }>(payload: string, kinds: readonly
 
 export const decodeInbound = (payload: string): InboundEntry =>
   expectKind<InboundEntry>(payload, ['message']);
-export const decodeDeliver = (payload: string): DeliverEntry =>
-  expectKind<DeliverEntry>(payload, ['deliver']);
+export const decodeDeliver = (payload: string): DeliveryEntry =>
+  expectKind<DeliveryEntry>(payload, ['deliver', 'deliver-page']);
 export const decodeStore = (payload: string): StoreEntry =>
   expectKind<StoreEntry>(payload, ['store', 'delivered', 'drain']);

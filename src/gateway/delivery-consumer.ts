@@ -1,15 +1,20 @@
 /**
  * A gateway's delivery loop: consumes the gateway's own delivery stream and pushes each message to the
- * connection it names. The stream entry is acknowledged once the client confirmed the frame (MTP `OK` /
- * WebSocket `ACK:`) or the push ended otherwise; undelivered messages are still in the inbox (everything
- * is stored before it is delivered) and come back with the next backlog drain.
+ * connection it names — a single message (live), or a backlog page (its messages pushed in order at once).
+ * Confirmed messages (MTP `OK` / WebSocket `ACK:`) are marked delivered in batches (DeliveredMarks); the
+ * stream entry is acknowledged once every push of it ended and its marks are on the bus. Undelivered
+ * messages are still in the inbox (everything is stored before it is delivered) and come back with the
+ * next backlog drain. A backlog page asks for the next one (after its last cursor, so order holds) once
+ * `prefetchAt` of its messages are confirmed: the next page travels while the client confirms this one.
  */
 import type { Logger } from 'pino';
 import type { InboundSink } from '../bus/inbound-sink.ts';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
 import { decodeDeliver } from '../bus/stream-entries.ts';
+import type { DeliverPageEntry } from '../bus/stream-entries.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { DeliveryResult } from '../transport/client-channel.ts';
+import { DeliveredMarks } from './delivered-marks.ts';
 
 export interface DeliveryTarget {
   readonly id: string;
@@ -34,11 +39,13 @@ export const GATEWAY_GROUP = 'gateway';
 export class DeliveryConsumer {
   readonly #o: DeliveryConsumerOptions;
   readonly #log: Logger;
+  readonly #marks: DeliveredMarks;
   #consumer: BusConsumer | undefined;
 
   constructor(options: DeliveryConsumerOptions) {
     this.#o = options;
     this.#log = options.logger.child({ module: 'delivery' });
+    this.#marks = new DeliveredMarks(options.sink);
   }
 
   start(): void {
@@ -67,6 +74,7 @@ export class DeliveryConsumer {
       );
       return;
     }
+    if (deliver.kind === 'deliver-page') return this.#page(deliver);
     const result = await this.#o.gateway.deliver(deliver.connId, deliver.json, deliver.sig);
     if (deliver.response) return;
     if (result !== 'acked' && result !== 'written') {
@@ -74,7 +82,7 @@ export class DeliveryConsumer {
       return;
     }
     const { sink, gateway } = this.#o;
-    await sink.markDelivered({ user: deliver.user, terminal: deliver.terminal, sig: deliver.sig });
+    await this.#marks.add(deliver.user, deliver.terminal, deliver.sig);
     if (deliver.backlog?.last && deliver.backlog.next !== undefined) {
       await sink.requestBacklog({
         user: deliver.user,
@@ -85,5 +93,51 @@ export class DeliveryConsumer {
         cursor: deliver.backlog.next,
       });
     }
+  }
+
+  /** Push a backlog page in order; mark what is confirmed; ask for the next page at `prefetchAt`. */
+  async #page(page: DeliverPageEntry): Promise<void> {
+    const { sink, gateway } = this.#o;
+    const { user, terminal, connId, next } = page;
+    const prefetchAt = next === undefined ? Infinity : (page.prefetchAt ?? page.messages.length);
+    let confirmed = 0;
+    let failed: DeliveryResult | 'no-session' | undefined;
+    // Every push starts (its frame is written) here, in page order; they settle as the client confirms.
+    const pushes = page.messages.map(async (m) => {
+      const result = await gateway.deliver(connId, m.json, m.sig);
+      if (result !== 'acked' && result !== 'written') {
+        failed ??= result;
+        return;
+      }
+      confirmed += 1;
+      const mark = this.#marks.add(user, terminal, m.sig);
+      if (confirmed === prefetchAt) {
+        // the next page's request goes out now (not after this mark's batch): it is what the client waits for
+        const nextPage = sink.requestBacklog({
+          user,
+          terminal,
+          gatewayId: gateway.id,
+          connId,
+          until: page.until,
+          cursor: next,
+        });
+        await Promise.all([mark, nextPage]);
+        return;
+      }
+      await mark;
+    });
+    const settled = await Promise.allSettled(pushes);
+    if (failed !== undefined) {
+      this.#log.debug(
+        {
+          code: 'DELIVERY_DEFERRED',
+          result: failed,
+          conn: connId,
+          unconfirmed: page.messages.length - confirmed,
+        },
+        'backlog page partly left in the inbox',
+      );
+    }
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
   }
 }

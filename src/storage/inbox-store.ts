@@ -39,6 +39,11 @@ export interface InboxStore {
   ): Promise<InboxPage>;
   /** Mark delivered to `terminal`; the entry is deleted once every known terminal has it. */
   markDelivered(user: string, terminal: string, sig: string): Promise<void>;
+  /**
+   * `markDelivered` for a batch of signatures (one round trip on Redis, however many acknowledgements);
+   * unknown signatures are skipped.
+   */
+  markDeliveredMany(user: string, terminal: string, sigs: readonly string[]): Promise<void>;
   /** Stored messages of a user (inspection, tests). */
   count(user: string): Promise<number>;
   close(): Promise<void>;

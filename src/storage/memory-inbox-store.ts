@@ -78,6 +78,10 @@ export class MemoryInboxStore implements InboxStore {
     }
   }
 
+  async markDeliveredMany(user: string, terminal: string, sigs: readonly string[]): Promise<void> {
+    for (const sig of sigs) await this.markDelivered(user, terminal, sig);
+  }
+
   async count(user: string): Promise<number> {
     return this.#users.get(user)?.messages.size ?? 0;
   }

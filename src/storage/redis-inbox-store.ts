@@ -9,7 +9,7 @@
  *  - `inboxTerminals(user)`: set of the user's known terminals;
  *  - `inboxDelivered(user, terminal)`: set of the signatures that terminal has had;
  *  - `inboxMarked(user)`: set of the terminals that have a delivered set (to clear marks on deletion).
- * put / markDelivered / expiry are Lua scripts (src/redis/lua/inbox-*.lua). A page expires old entries in
+ * put / markDelivered (a batch of signatures per call) / expiry are Lua scripts (src/redis/lua/inbox-*.lua). A page expires old entries in
  * batches, then scans forward in bounded chunks until it has `limit` entries plus one more match (so `next`
  * is set exactly when another page exists): it never loads the whole inbox. Every key also gets a safety
  * expiry (`retentionMs`, default twice the TTL, refreshed on writes) so that abandoned inboxes vanish.
@@ -34,6 +34,8 @@ export interface RedisInboxStoreOptions {
   readonly scanChunk?: number;
   /** Expired entries removed per script call (default 256). */
   readonly expireBatch?: number;
+  /** Delivered marks per script call (default 256; larger batches are split). */
+  readonly markBatch?: number;
   /** How long a command waits for a (re)connection (ms). */
   readonly connectWaitMs?: number;
   readonly logger?: Logger;
@@ -61,6 +63,7 @@ export class RedisInboxStore implements InboxStore {
   readonly #retention: number;
   readonly #chunk: number;
   readonly #expireBatch: number;
+  readonly #markBatch: number;
   readonly #log: Logger;
 
   constructor(redis: Redis, keys: RedisKeys, options: RedisInboxStoreOptions = {}) {
@@ -71,6 +74,7 @@ export class RedisInboxStore implements InboxStore {
     this.#retention = Math.max(1, Math.ceil(options.retentionMs ?? Math.min(2 * this.#ttl, 2 ** 52)));
     this.#chunk = Math.max(1, Math.floor(options.scanChunk ?? 256));
     this.#expireBatch = Math.max(1, Math.floor(options.expireBatch ?? 256));
+    this.#markBatch = Math.max(1, Math.floor(options.markBatch ?? 256));
     this.#log = (options.logger ?? silentLogger).child({ module: 'redis-inbox-store' });
   }
 
@@ -134,19 +138,27 @@ export class RedisInboxStore implements InboxStore {
   }
 
   async markDelivered(user: string, terminal: string, sig: string): Promise<void> {
+    await this.markDeliveredMany(user, terminal, [sig]);
+  }
+
+  async markDeliveredMany(user: string, terminal: string, sigs: readonly string[]): Promise<void> {
     const k = this.#keys;
-    await this.#r.script(
-      'inboxMarkDelivered',
-      [
-        k.inboxEntry(user, sig),
-        k.inbox(user),
-        k.inboxByStoredAt(user),
-        k.inboxTerminals(user),
-        k.inboxMarked(user),
-        k.inboxDelivered(user, terminal),
-      ],
-      [terminal, sig, keyPrefix((t) => k.inboxDelivered(user, t)), this.#retention],
-    );
+    const keys = [
+      k.inbox(user),
+      k.inboxByStoredAt(user),
+      k.inboxTerminals(user),
+      k.inboxMarked(user),
+      k.inboxDelivered(user, terminal),
+    ];
+    const prefixes = [
+      terminal,
+      keyPrefix((sig) => k.inboxEntry(user, sig)),
+      keyPrefix((t) => k.inboxDelivered(user, t)),
+      this.#retention,
+    ];
+    for (let i = 0; i < sigs.length; i += this.#markBatch) {
+      await this.#r.script('inboxMarkDelivered', keys, [...prefixes, ...sigs.slice(i, i + this.#markBatch)]);
+    }
   }
 
   async count(user: string): Promise<number> {

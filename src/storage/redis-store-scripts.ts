@@ -12,8 +12,8 @@ import type { ScriptDefinition, ScriptRunner } from '../redis/load-scripts.ts';
 export const STORE_SCRIPTS = {
   /** Store an inbox entry unless its signature is stored (dedup). */
   inboxPut: { file: 'inbox-put.lua', numberOfKeys: 3, command: 'dimInboxPut' },
-  /** Mark an inbox entry delivered to a terminal; delete it when every wanted terminal has it. */
-  inboxMarkDelivered: { file: 'inbox-mark-delivered.lua', numberOfKeys: 6, command: 'dimInboxMarkDelivered' },
+  /** Mark a batch of inbox entries delivered to a terminal; delete each once every wanted terminal has it. */
+  inboxMarkDelivered: { file: 'inbox-mark-delivered.lua', numberOfKeys: 5, command: 'dimInboxMarkDelivered' },
   /** Remove one batch of expired inbox entries. */
   inboxExpire: { file: 'inbox-expire.lua', numberOfKeys: 3, command: 'dimInboxExpire' },
   /** Scan one bounded chunk of an inbox for a terminal's page. */

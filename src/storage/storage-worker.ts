@@ -1,12 +1,14 @@
 /**
  * The storage actor: consumes the store shards. Persists messages into the inbox (dedup by signature),
- * records per-terminal deliveries, and drains backlogs a page at a time: the next page is requested by
- * the gateway once the last message of a page is delivered, so live traffic interleaves with the backlog.
+ * records per-terminal deliveries (a batch of signatures per entry), and drains backlogs a page at a time:
+ * each page is one entry on the gateway's delivery stream, and the gateway asks for the next page (after
+ * the page's last cursor) once `prefetchAt` of its messages are confirmed — a window of pages in flight,
+ * still in order — so live traffic interleaves with the backlog.
  */
 import type { Logger } from 'pino';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
 import { decodeStore } from '../bus/stream-entries.ts';
-import type { DeliverEntry, DrainEntry } from '../bus/stream-entries.ts';
+import type { DeliverPageEntry, DrainEntry } from '../bus/stream-entries.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { InboxStore } from './inbox-store.ts';
 
@@ -16,8 +18,13 @@ export interface StorageWorkerOptions {
   readonly shards: number;
   readonly inbox: InboxStore;
   readonly consumerName: string;
-  /** Messages per backlog page (default 64). */
+  /** Messages per backlog page (default BACKLOG_PAGE_SIZE). */
   readonly pageSize?: number;
+  /**
+   * The gateway asks for the next page once this fraction of a page is confirmed (default
+   * BACKLOG_PREFETCH: half); 1 waits for the whole page.
+   */
+  readonly prefetch?: number;
   readonly concurrency?: number;
   /** Entries pending this long at a dead consumer are reclaimed (ms, default the bus's 30 s). */
   readonly claimIdleMs?: number;
@@ -26,6 +33,10 @@ export interface StorageWorkerOptions {
 }
 
 export const STORAGE_GROUP = 'storage';
+/** Messages per backlog page. */
+export const BACKLOG_PAGE_SIZE = 128;
+/** Fraction of a page confirmed before the next one is requested. */
+export const BACKLOG_PREFETCH = 0.5;
 
 export class StorageWorker {
   readonly #o: StorageWorkerOptions;
@@ -88,9 +99,11 @@ export class StorageWorker {
           json: value.json,
         });
         return;
-      case 'delivered':
-        await inbox.markDelivered(value.user, value.terminal, value.sig);
+      case 'delivered': {
+        const sigs = value.sigs ?? (value.sig === undefined ? [] : [value.sig]);
+        if (sigs.length > 0) await inbox.markDeliveredMany(value.user, value.terminal, sigs);
         return;
+      }
       case 'drain':
         await this.#drain(value);
         return;
@@ -99,37 +112,31 @@ export class StorageWorker {
 
   async #drain(request: DrainEntry): Promise<void> {
     const { inbox, bus, keys } = this.#o;
-    await inbox.addTerminal(request.user, request.terminal);
+    // the first page records the terminal; later pages of the same drain need not
+    if (request.cursor === undefined) await inbox.addTerminal(request.user, request.terminal);
     const page = await inbox.page(request.user, request.terminal, {
-      limit: this.#o.pageSize ?? 64,
+      limit: this.#o.pageSize ?? BACKLOG_PAGE_SIZE,
       until: request.until,
       cursor: request.cursor,
     });
-    const stream = keys.deliveryStream(request.gatewayId);
-    for (let i = 0; i < page.entries.length; i++) {
-      const m = page.entries[i]!;
-      const last = i === page.entries.length - 1;
-      const deliver: DeliverEntry = {
-        kind: 'deliver',
-        connId: request.connId,
-        user: request.user,
-        terminal: request.terminal,
-        sig: m.sig,
-        json: m.json,
-        ...(last ? { backlog: { last: true, next: page.next, until: request.until } } : {}),
-      };
-      await bus.publish(stream, JSON.stringify(deliver));
-    }
-    if (page.entries.length > 0) {
-      this.#log.debug(
-        {
-          code: 'BACKLOG_PAGE',
-          user: request.user,
-          count: page.entries.length,
-          more: page.next !== undefined,
-        },
-        'backlog page sent',
-      );
-    }
+    if (page.entries.length === 0) return;
+    const count = page.entries.length;
+    const fraction = Math.min(1, Math.max(0, this.#o.prefetch ?? BACKLOG_PREFETCH));
+    const deliver: DeliverPageEntry = {
+      kind: 'deliver-page',
+      connId: request.connId,
+      user: request.user,
+      terminal: request.terminal,
+      until: request.until,
+      ...(page.next === undefined
+        ? {}
+        : { next: page.next, prefetchAt: Math.min(count, Math.max(1, Math.ceil(count * fraction))) }),
+      messages: page.entries.map((m) => ({ sig: m.sig, json: m.json })),
+    };
+    await bus.publish(keys.deliveryStream(request.gatewayId), JSON.stringify(deliver));
+    this.#log.debug(
+      { code: 'BACKLOG_PAGE', user: request.user, count, more: page.next !== undefined },
+      'backlog page sent',
+    );
   }
 }

@@ -110,5 +110,55 @@ export function inboxStoreContract(name: string, factory: InboxFactory): void {
         await store.close();
       }
     });
+    it('marks a batch of signatures at once, per terminal, skipping unknown and repeated ones', async () => {
+      const store = await factory({ now: () => 10_000 });
+      try {
+        await store.addTerminal('u', 'phone');
+        await store.addTerminal('u', 'tablet');
+        await store.put('u', msg('a', 1000, 100));
+        await store.put('u', msg('b', 2000, 100));
+        await store.put('u', msg('c', 3000, 100));
+        await store.put('u', msg('d', 4000, 100, 'tablet'));
+        await store.markDeliveredMany('u', 'phone', ['a', 'unknown', 'b', 'a']);
+        await store.markDeliveredMany('u', 'phone', []);
+        const sigs = async (terminal: string): Promise<string[]> =>
+          (await store.page('u', terminal, { limit: 10, until: 10_000 })).entries.map((e) => e.sig);
+        assert.deepEqual(await sigs('phone'), ['c']);
+        assert.deepEqual(await sigs('tablet'), ['a', 'b', 'c', 'd']);
+        assert.equal(await store.count('u'), 4, 'the tablet still needs every copy');
+        await store.markDeliveredMany('u', 'tablet', ['b', 'd', 'c']);
+        assert.deepEqual(await sigs('tablet'), ['a']);
+        assert.deepEqual(await sigs('phone'), ['c'], "the phone's marks are its own");
+        assert.equal(await store.count('u'), 2, 'b (both terminals) and d (tablet only) deleted');
+        await store.markDeliveredMany('u', 'phone', ['c']);
+        await store.markDeliveredMany('u', 'tablet', ['a']);
+        assert.equal(await store.count('u'), 0);
+        assert.deepEqual(await sigs('phone'), []);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a batch larger than one script call marks every signature, in pages', async () => {
+      const store = await factory({ now: () => 10_000 });
+      try {
+        const n = 600;
+        const sig = (i: number): string => `m${String(i).padStart(4, '0')}`;
+        for (let i = 0; i < n; i++) await store.put('u', msg(sig(i), 1000 + i, 100));
+        await store.markDeliveredMany(
+          'u',
+          'phone',
+          Array.from({ length: n - 1 }, (_, i) => sig(i)),
+        );
+        const left = await store.page('u', 'phone', { limit: 10, until: 10_000 });
+        assert.deepEqual(
+          left.entries.map((e) => e.sig),
+          [sig(n - 1)],
+        );
+        assert.equal(await store.count('u'), 1);
+      } finally {
+        await store.close();
+      }
+    });
   });
 }

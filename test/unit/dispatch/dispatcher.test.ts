@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MemoryMessageBus } from '../../../src/bus/memory-message-bus.ts';
 import type { MessageOrigin } from '../../../src/bus/inbound-sink.ts';
 import { decodeDeliver, decodeStore } from '../../../src/bus/stream-entries.ts';
+import type { DeliverEntry } from '../../../src/bus/stream-entries.ts';
 import { createUserIdentity } from '../../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../../src/client/user-identity.ts';
 import { Dispatcher } from '../../../src/dispatch/dispatcher.ts';
@@ -101,10 +102,13 @@ async function online(user: UserIdentity, gatewayId: string, connId: string): Pr
   });
 }
 
-async function deliveries(gatewayId: string) {
-  return (await bus.range(backend.keys.deliveryStream(gatewayId))).map((r) =>
-    decodeDeliver(r.fields['p'] as string),
-  );
+/** The dispatcher pushes single messages (`deliver`); pages (`deliver-page`) are the storage worker's. */
+async function deliveries(gatewayId: string): Promise<DeliverEntry[]> {
+  return (await bus.range(backend.keys.deliveryStream(gatewayId))).map((r) => {
+    const entry = decodeDeliver(r.fields['p'] as string);
+    assert.equal(entry.kind, 'deliver');
+    return entry as DeliverEntry;
+  });
 }
 
 async function stored() {

@@ -293,7 +293,11 @@ export class MtpChannel implements ClientChannel {
 
   #settle(pending: PendingPush, result: DeliveryResult): void {
     clearTimeout(pending.timer);
-    this.#pending?.delete(pending.key);
+    const waiting = this.#pending;
+    if (waiting !== undefined) {
+      waiting.delete(pending.key);
+      if (waiting.size === 0) this.#pending = undefined; // an emptied Map keeps its grown table
+    }
     pending.resolve(result);
   }
 

@@ -41,6 +41,7 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import { DEFAULT_TERMINAL } from '../storage/inbox-store.ts';
 import type { ChannelHandler, ClientChannel, CloseInfo } from '../transport/client-channel.ts';
+import { BoundLogger, type TransportLogger } from '../transport/transport-logger.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export type SessionState = 'handshaking' | 'bound' | 'closed';
@@ -59,7 +60,7 @@ export interface SessionDeps {
   /** Milliseconds since the epoch. */
   readonly now: () => number;
   /** Called once after the session closed (the gateway forgets it). */
-  readonly onClosed?: () => void;
+  readonly onClosed?: (session: ClientSession) => void;
 }
 
 /** Why a message was refused; logged with this code and, where possible, told to the sender. */
@@ -105,17 +106,25 @@ interface HeldMessage {
   readonly reject: (err: unknown) => void;
 }
 
-const messageLimitsOf = (limits: LimitsConfig): MessageLimits => ({
-  maxDataLength: limits.maxFrameBytes,
-  maxKeys: 4096,
-});
+const messageLimitsCache = new WeakMap<LimitsConfig, MessageLimits>();
+
+/** The parser limits for a limits config (one object per config, shared by its sessions). */
+const messageLimitsOf = (limits: LimitsConfig): MessageLimits => {
+  let found = messageLimitsCache.get(limits);
+  if (found === undefined) {
+    found = { maxDataLength: limits.maxFrameBytes, maxKeys: 4096 };
+    messageLimitsCache.set(limits, found);
+  }
+  return found;
+};
 
 export class ClientSession implements ChannelHandler {
   readonly channel: ClientChannel;
   readonly sessionKey = randomBytes(32).toString('hex');
   readonly #deps: SessionDeps;
-  readonly #log: Logger;
-  readonly #bucket: TokenBucket;
+  readonly #log: TransportLogger;
+  /** Created with the first message (a connection that sends nothing costs no bucket). */
+  #bucket: TokenBucket | undefined;
   readonly #messageLimits: MessageLimits;
   #state: SessionState = 'handshaking';
   #user: ID | undefined;
@@ -131,8 +140,11 @@ export class ClientSession implements ChannelHandler {
   constructor(channel: ClientChannel, deps: SessionDeps) {
     this.channel = channel;
     this.#deps = deps;
-    this.#log = deps.logger.child({ conn: channel.id, kind: channel.kind, remote: channel.remote.address });
-    this.#bucket = new TokenBucket(deps.limits.messagesPerSecond, deps.limits.messageBurst, deps.now());
+    this.#log = new BoundLogger(deps.logger, {
+      conn: channel.id,
+      kind: channel.kind,
+      remote: channel.remote.address,
+    });
     this.#messageLimits = messageLimitsOf(deps.limits);
     this.#handshakeTimer = setTimeout(() => {
       if (this.#state === 'handshaking') {
@@ -180,10 +192,11 @@ export class ClientSession implements ChannelHandler {
     const wasBound = this.#state === 'bound';
     this.#state = 'closed';
     clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
     for (const held of this.#held) held.reject(new Error('connection closed before the handshake'));
     this.#held = [];
     this.#log.info({ code: info.code, local: info.local, user: this.#user?.string }, 'connection closed');
-    this.#deps.onClosed?.();
+    this.#deps.onClosed?.(this);
     if (wasBound) {
       this.#deps.registry
         .unbind(this.#deps.gatewayId, this.channel.id)
@@ -210,7 +223,10 @@ export class ClientSession implements ChannelHandler {
 
   /** Stage 1 of one message; resolves with its settlement. */
   async #processLine(line: string): Promise<Settlement> {
-    if (!this.#bucket.take(this.#deps.now())) {
+    const now = this.#deps.now();
+    const limits = this.#deps.limits;
+    this.#bucket ??= new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now);
+    if (!this.#bucket.take(now)) {
       this.#rateViolations += 1;
       if (this.#rateViolations > this.#deps.limits.maxRateViolations) {
         this.#log.warn(
@@ -389,6 +405,7 @@ export class ClientSession implements ChannelHandler {
     this.#user = sender;
     this.#active = true;
     clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
     if (first)
       this.#log.info(
         { code: 'SESSION_BOUND', user: sender.string, terminal: this.#terminal },

@@ -10,7 +10,7 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import type { ClientChannel, DeliveryResult } from '../transport/client-channel.ts';
 import { StationListener } from '../transport/listener.ts';
-import { ClientSession } from './client-session.ts';
+import { ClientSession, type SessionDeps } from './client-session.ts';
 
 export interface GatewayOptions {
   readonly gatewayId: string;
@@ -26,19 +26,33 @@ export interface GatewayOptions {
 
 export class Gateway {
   readonly id: string;
-  readonly #options: GatewayOptions;
   readonly #listener: StationListener;
   readonly #sessions = new Map<string, ClientSession>();
   readonly #log: Logger;
-  readonly #trustedStations: ReadonlySet<string>;
+  /** Shared by every session (nothing per connection in it). */
+  readonly #sessionDeps: SessionDeps;
   #closing: Promise<void> | undefined;
 
   constructor(options: GatewayOptions) {
     this.id = options.gatewayId;
-    this.#options = options;
     this.#log = options.logger.child({ module: 'gateway', gateway: options.gatewayId });
     const { config } = options;
-    this.#trustedStations = new Set(config.trustedStations);
+    this.#sessionDeps = {
+      gatewayId: options.gatewayId,
+      messenger: options.messenger,
+      directory: options.directory,
+      sink: options.sink,
+      registry: options.registry,
+      limits: config.limits,
+      verifyAllMessages: config.verifyAllMessages,
+      trustedStations: new Set(config.trustedStations),
+      logger: this.#log,
+      now: options.now ?? Date.now,
+      onClosed: (session) => {
+        const id = session.channel.id;
+        if (this.#sessions.get(id) === session) this.#sessions.delete(id);
+      },
+    };
     this.#listener = new StationListener({
       host: config.host,
       port: config.port,
@@ -88,20 +102,7 @@ export class Gateway {
   }
 
   #accept(channel: ClientChannel): void {
-    const o = this.#options;
-    const session = new ClientSession(channel, {
-      gatewayId: o.gatewayId,
-      messenger: o.messenger,
-      directory: o.directory,
-      sink: o.sink,
-      registry: o.registry,
-      limits: o.config.limits,
-      verifyAllMessages: o.config.verifyAllMessages,
-      trustedStations: this.#trustedStations,
-      logger: this.#log,
-      now: o.now ?? Date.now,
-      onClosed: () => this.#sessions.delete(channel.id),
-    });
+    const session = new ClientSession(channel, this.#sessionDeps);
     this.#sessions.set(channel.id, session);
   }
 }

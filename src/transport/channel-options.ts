@@ -2,6 +2,7 @@
  * Limits and timings shared by the client channels (MTP and WebSocket), with their defaults
  * (reference-station.md §2.2, §2.5 and §10.4).
  */
+import type { TimerWheel } from './timer-wheel.ts';
 import type { TransportLogger } from './transport-logger.ts';
 
 export interface ChannelOptions {
@@ -30,6 +31,10 @@ export interface ChannelOptions {
 export interface ChannelInit extends ChannelOptions {
   /** Channel id (`m17`, `w18`…); a process-wide counter is used when omitted. */
   readonly id?: string;
+  /** The options already resolved (shared by every channel of a listener); wins over the fields above. */
+  readonly resolved?: ResolvedChannelOptions;
+  /** The wheel for the idle timeout (shared by every channel of a listener); a process-wide one when omitted. */
+  readonly wheel?: TimerWheel;
 }
 
 export type ResolvedChannelOptions = Required<Omit<ChannelOptions, 'logger'>>;

@@ -15,12 +15,20 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CHANNEL_DEFAULTS, type ChannelOptions } from './channel-options.ts';
+import {
+  CHANNEL_DEFAULTS,
+  resolveChannelOptions,
+  type ChannelInit,
+  type ChannelOptions,
+  type ResolvedChannelOptions,
+} from './channel-options.ts';
 import type { ClientChannel, CloseCode, RemoteAddress } from './client-channel.ts';
 import { MtpChannel, encodeMtpBye } from './mtp-channel.ts';
 import { sniffProtocol } from './protocol-sniffer.ts';
 import { mayBeProxyHeader, parseProxyHeader } from './proxy-protocol.ts';
-import { noopTransportLogger, type TransportLogger } from './transport-logger.ts';
+import { idleWheelResolution } from './idle-timer.ts';
+import { TimerWheel } from './timer-wheel.ts';
+import { BoundLogger, noopTransportLogger, type TransportLogger } from './transport-logger.ts';
 import { WsChannel } from './ws-channel.ts';
 
 export type ProxyProtocolMode = 'off' | 'optional' | 'required';
@@ -66,6 +74,8 @@ const HTTP_426 =
 
 type Stage = 'detect' | 'http' | 'channel';
 
+const EMPTY = Buffer.alloc(0);
+
 interface Connection {
   readonly socket: Socket;
   stage: Stage;
@@ -94,6 +104,10 @@ export class StationListener {
   readonly #maxPerIp: number;
   readonly #detectTimeout: number;
   readonly #channelOptions: ChannelOptions;
+  /** Resolved once, shared by every channel. */
+  readonly #resolved: ResolvedChannelOptions;
+  /** The idle timeouts of every channel. */
+  readonly #wheel: TimerWheel;
   readonly #log: TransportLogger;
   readonly #onChannel: (channel: ClientChannel) => void;
   readonly #server: Server;
@@ -114,6 +128,8 @@ export class StationListener {
     this.#maxPerIp = options.maxConnectionsPerIp ?? LISTENER_DEFAULTS.maxConnectionsPerIp;
     this.#detectTimeout = options.detectTimeout ?? LISTENER_DEFAULTS.detectTimeout;
     this.#channelOptions = options.channel ?? {};
+    this.#resolved = resolveChannelOptions(this.#channelOptions);
+    this.#wheel = new TimerWheel({ resolution: idleWheelResolution(this.#resolved.idleTimeout) });
     this.#log = options.logger ?? noopTransportLogger;
     this.#onChannel = options.onChannel;
     this.#server = createServer((socket) => this.#accept(socket));
@@ -161,7 +177,10 @@ export class StationListener {
   /** Stop accepting, close every channel with SHUTDOWN; resolves once every connection is gone. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
+      this.#server.close(() => {
+        this.#wheel.close();
+        resolve();
+      });
       for (const conn of [...this.#connections]) {
         if (conn.channel !== undefined) conn.channel.close('SHUTDOWN', 'the station is shutting down');
         else conn.socket.destroy();
@@ -187,7 +206,7 @@ export class StationListener {
     const conn: Connection = {
       socket,
       stage: 'detect',
-      buffer: Buffer.alloc(0),
+      buffer: EMPTY,
       remote: { address: plainAddress(socket.remoteAddress), port: socket.remotePort ?? 0 },
       proxyDone: this.#proxy === 'off',
       countedIp: undefined,
@@ -202,7 +221,7 @@ export class StationListener {
       if (conn.stage !== 'channel')
         this.#log.debug({ code: 'SOCKET_ERROR', err: err.message }, 'socket error');
     });
-    socket.once('close', () => this.#release(conn));
+    socket.on('close', () => this.#release(conn));
     let window = this.#detectTimeout;
     if (this.#connections.size > this.#maxConnections) {
       conn.rejected = true;
@@ -252,7 +271,7 @@ export class StationListener {
     const { socket } = conn;
     socket.off('data', conn.onData);
     const rest = conn.buffer;
-    conn.buffer = Buffer.alloc(0);
+    conn.buffer = EMPTY;
     if (kind === 'unknown') {
       this.#drop(conn, 'UNKNOWN_PROTOCOL', 'unrecognised framing', rest.subarray(0, 16).toString('hex'));
       return;
@@ -263,13 +282,10 @@ export class StationListener {
     }
     if (kind === 'mtp') {
       clearTimeout(conn.timer);
+      conn.timer = undefined;
       conn.stage = 'channel';
       const id = this.#nextId('m');
-      const channel = new MtpChannel(socket, rest, conn.remote, {
-        ...this.#channelOptions,
-        id,
-        logger: this.#channelLogger(id, conn),
-      });
+      const channel = new MtpChannel(socket, rest, conn.remote, this.#channelInit(id, conn));
       this.#started(conn, channel);
       return;
     }
@@ -364,17 +380,14 @@ export class StationListener {
     }
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       clearTimeout(conn.timer);
+      conn.timer = undefined;
       if (this.#closing !== undefined) {
         ws.terminate();
         return;
       }
       conn.stage = 'channel';
       const id = this.#nextId('w');
-      const channel = new WsChannel(ws, conn.remote, {
-        ...this.#channelOptions,
-        id,
-        logger: this.#channelLogger(id, conn),
-      });
+      const channel = new WsChannel(ws, conn.remote, this.#channelInit(id, conn));
       this.#started(conn, channel);
     });
   }
@@ -386,8 +399,14 @@ export class StationListener {
     return `${prefix}${this.#seq}`;
   }
 
-  #channelLogger(id: string, conn: Connection): TransportLogger {
-    return (this.#channelOptions.logger ?? this.#log).child({ conn: id, remote: conn.remote.address });
+  #channelInit(id: string, conn: Connection): ChannelInit {
+    const parent = this.#channelOptions.logger ?? this.#log;
+    return {
+      id,
+      resolved: this.#resolved,
+      wheel: this.#wheel,
+      logger: new BoundLogger(parent, { conn: id, remote: conn.remote.address }),
+    };
   }
 
   #started(conn: Connection, channel: ClientChannel): void {

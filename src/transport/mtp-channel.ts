@@ -90,7 +90,8 @@ export class MtpChannel implements ClientChannel {
   readonly #decoder: MtpDecoder;
   readonly #events: HandlerQueue;
   readonly #idle: IdleTimer;
-  readonly #pending = new Map<string, PendingPush>();
+  /** Pushes waiting for their `OK`, by sn (hex); created with the first push. */
+  #pending: Map<string, PendingPush> | undefined;
   #closed = false;
   #garbageOverflow: MtpDecoderEvent | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -104,7 +105,7 @@ export class MtpChannel implements ClientChannel {
     this.id = options.id ?? nextChannelId('m');
     this.remote = remote;
     this.#socket = socket;
-    this.#options = resolveChannelOptions(options);
+    this.#options = options.resolved ?? resolveChannelOptions(options);
     this.#log = options.logger ?? noopTransportLogger;
     this.#events = new HandlerQueue(this.#options.maxPendingPackages, this.#log);
     this.#decoder = new MtpDecoder({
@@ -112,8 +113,10 @@ export class MtpChannel implements ClientChannel {
       maxGarbage: this.#options.maxGarbage,
       onEvent: (event) => this.#onDecoderEvent(event),
     });
-    this.#idle = new IdleTimer(this.#options.idleTimeout, () =>
-      this.close('IDLE_TIMEOUT', `nothing received for ${this.#options.idleTimeout} ms`),
+    this.#idle = new IdleTimer(
+      this.#options.idleTimeout,
+      () => this.close('IDLE_TIMEOUT', `nothing received for ${this.#options.idleTimeout} ms`),
+      options.wheel,
     );
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#finish('PEER_CLOSED', 'the client ended the connection'));
@@ -148,7 +151,7 @@ export class MtpChannel implements ClientChannel {
     const key = sn.toString('hex');
     return new Promise<DeliveryResult>((resolve) => {
       const pending: PendingPush = { key, frame, tries: 0, timer: undefined, resolve };
-      this.#pending.set(key, pending);
+      (this.#pending ??= new Map()).set(key, pending);
       this.#send(pending);
     });
   }
@@ -255,7 +258,7 @@ export class MtpChannel implements ClientChannel {
   }
 
   #onResponse(frame: MtpFrame): void {
-    const pending = this.#pending.get(frame.sn.toString('hex'));
+    const pending = this.#pending?.get(frame.sn.toString('hex'));
     if (pending === undefined) return; // e.g. the OK answering a BYE, or a late duplicate
     if (frame.body.equals(OK) || frame.body.equals(PONG)) {
       this.#settle(pending, 'acked');
@@ -290,7 +293,11 @@ export class MtpChannel implements ClientChannel {
 
   #settle(pending: PendingPush, result: DeliveryResult): void {
     clearTimeout(pending.timer);
-    this.#pending.delete(pending.key);
+    const waiting = this.#pending;
+    if (waiting !== undefined) {
+      waiting.delete(pending.key);
+      if (waiting.size === 0) this.#pending = undefined; // an emptied Map keeps its grown table
+    }
     pending.resolve(result);
   }
 
@@ -322,7 +329,9 @@ export class MtpChannel implements ClientChannel {
     if (this.#closed) return;
     this.#closed = true;
     this.#idle.stop();
-    for (const pending of [...this.#pending.values()]) this.#settle(pending, 'closed');
+    if (this.#pending !== undefined) {
+      for (const pending of [...this.#pending.values()]) this.#settle(pending, 'closed');
+    }
     if (info.local) this.#events.dropPackages();
     this.#log.info({ code: info.code, local: info.local, reason: info.reason }, 'MTP channel closed');
     this.#events.close(info);

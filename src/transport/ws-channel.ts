@@ -95,11 +95,13 @@ export class WsChannel implements ClientChannel {
     this.id = options.id ?? nextChannelId('w');
     this.remote = remote;
     this.#ws = ws;
-    this.#options = resolveChannelOptions(options);
+    this.#options = options.resolved ?? resolveChannelOptions(options);
     this.#log = options.logger ?? noopTransportLogger;
     this.#events = new HandlerQueue(this.#options.maxPendingPackages, this.#log);
-    this.#idle = new IdleTimer(this.#options.idleTimeout, () =>
-      this.close('IDLE_TIMEOUT', `nothing received for ${this.#options.idleTimeout} ms`),
+    this.#idle = new IdleTimer(
+      this.#options.idleTimeout,
+      () => this.close('IDLE_TIMEOUT', `nothing received for ${this.#options.idleTimeout} ms`),
+      options.wheel,
     );
     ws.on('message', (data: RawData) => this.#onMessage(toBuffer(data)));
     ws.on('ping', () => this.#idle.touch());

@@ -39,14 +39,20 @@ sleep "${SETTLE_SECONDS:-6}" # start-up (module loading, JIT) done; gateways reg
 ticks() { # pid → utime+stime in clock ticks
   awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+systicks() { # pid → stime (kernel: syscalls, loopback TCP) in clock ticks
+  awk '{ print $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 now_ms() { date +%s%3N; }
 # Idle cost (heartbeats, blocking reads, timers) over IDLE_SECONDS, subtracted from the run's figures.
-declare -A idle0 idle before
+declare -A idle0 idle before sys0
 for r in "${roles[@]}"; do idle0[$r]=$(ticks "$(cat "$CLUSTER_DIR/$r.pid")"); done
 i0=$(now_ms)
 sleep "${IDLE_SECONDS:-5}"
 i1=$(now_ms)
-for r in "${roles[@]}"; do before[$r]=$(ticks "$(cat "$CLUSTER_DIR/$r.pid")"); done
+for r in "${roles[@]}"; do
+  before[$r]=$(ticks "$(cat "$CLUSTER_DIR/$r.pid")")
+  sys0[$r]=$(systicks "$(cat "$CLUSTER_DIR/$r.pid")")
+done
 for r in "${roles[@]}"; do idle[$r]=$((before[$r] - idle0[$r])); done
 out=$(mktemp)
 t0=$(now_ms)
@@ -56,16 +62,17 @@ hz=$(getconf CLK_TCK)
 delivered=$("$NODE" -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));let d=0;for(const p of r.result.phases)d+=p.counts.delivered;console.log(d)' "$out")
 "$NODE" -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));for(const p of r.result.phases){const l=p.latencyMs.delivery;console.log(`phase ${p.label}: rate ${p.targetRate}/s sent ${p.counts.sent} delivered ${p.counts.delivered} lost ${p.counts.lost} dup ${p.counts.duplicated} receipts ${p.counts.receipts} p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms; generator CPU ${p.generator.cpuPercent}%`)}' "$out"
 echo "run $(((t1 - t0) / 1000)) s (set-up and grace included); idle CPU measured over $(((i1 - i0) / 1000)) s and subtracted"
-echo "role           run CPU s  idle CPU %   CPU ms per delivered message, idle subtracted ($delivered delivered)"
+echo "role           run CPU s  idle CPU %   kernel %   CPU ms per delivered message, idle subtracted ($delivered delivered)"
 total=0
 for r in "${roles[@]}"; do
   t=$(ticks "$(cat "$CLUSTER_DIR/$r.pid")")
   d=$((t - before[$r]))
-  line=$(awk -v r="$r" -v d="$d" -v i="${idle[$r]}" -v iw=$((i1 - i0)) -v w=$((t1 - t0)) -v hz="$hz" -v n="$delivered" 'BEGIN {
+  k=$(($(systicks "$(cat "$CLUSTER_DIR/$r.pid")") - sys0[$r]))
+  line=$(awk -v r="$r" -v d="$d" -v k="$k" -v i="${idle[$r]}" -v iw=$((i1 - i0)) -v w=$((t1 - t0)) -v hz="$hz" -v n="$delivered" 'BEGIN {
     busy = d / hz - (i / hz) * (w / iw); if (busy < 0) busy = 0
-    printf "%-14s %9.2f  %9.1f   %.3f\n", r, d / hz, (i / hz) / (iw / 1000) * 100, (n > 0 ? busy * 1000 / n : 0) }')
+    printf "%-14s %9.2f  %9.1f  %9.0f   %.3f\n", r, d / hz, (i / hz) / (iw / 1000) * 100, (d > 0 ? k / d * 100 : 0), (n > 0 ? busy * 1000 / n : 0) }')
   echo "$line"
-  total=$(awk -v a="$total" -v b="$(echo "$line" | awk '{ print $4 }')" 'BEGIN { print a + b }')
+  total=$(awk -v a="$total" -v b="$(echo "$line" | awk '{ print $5 }')" 'BEGIN { print a + b }')
 done
 echo "total (ms per message, idle subtracted): $total"
 rm -f "$out"

@@ -162,7 +162,8 @@ export class TimerWheel {
     }
   }
 
-  #insertOrder(slot: number): void {
+  /** Index of the first slot in the sorted order that is not below `slot`. */
+  #lowerBound(slot: number): number {
     const order = this.#order;
     let lo = 0;
     let hi = order.length;
@@ -171,18 +172,15 @@ export class TimerWheel {
       if (order[mid]! < slot) lo = mid + 1;
       else hi = mid;
     }
-    order.splice(lo, 0, slot);
+    return lo;
+  }
+
+  #insertOrder(slot: number): void {
+    this.#order.splice(this.#lowerBound(slot), 0, slot);
   }
 
   #removeOrder(slot: number): void {
-    const order = this.#order;
-    let lo = 0;
-    let hi = order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (order[mid]! < slot) lo = mid + 1;
-      else hi = mid;
-    }
-    if (order[lo] === slot) order.splice(lo, 1);
+    const at = this.#lowerBound(slot);
+    if (this.#order[at] === slot) this.#order.splice(at, 1);
   }
 }

@@ -235,3 +235,38 @@ export class TrafficRunner implements TrafficParticipant {
     return this.#phase;
   }
 }
+
+/**
+ * A shard whose phases run on the TrafficRunner it sets up (relay/fanin and self-check): the four phase
+ * calls are forwarded to that runner, which must exist by then.
+ */
+export class RunnerShard implements TrafficParticipant {
+  readonly startLeadMs = 20;
+  protected runner: TrafficRunner | undefined;
+  readonly #notSetUp: string;
+
+  constructor(notSetUp: string) {
+    this.#notSetUp = notSetUp;
+  }
+
+  #traffic(): TrafficRunner {
+    if (this.runner === undefined) throw new Error(this.#notSetUp);
+    return this.runner;
+  }
+
+  preparePhase(spec: PhaseSpec): Promise<{ prepackSeconds: number }> {
+    return this.#traffic().preparePhase(spec);
+  }
+
+  runPhaseSchedule(startEpochMs: number): Promise<void> {
+    return this.#traffic().runPhaseSchedule(startEpochMs);
+  }
+
+  phaseStatus(): Promise<PhaseStatus> {
+    return this.#traffic().phaseStatus();
+  }
+
+  finishPhase(): Promise<PhaseShard> {
+    return this.#traffic().finishPhase();
+  }
+}

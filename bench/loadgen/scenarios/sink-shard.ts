@@ -17,8 +17,8 @@ import type { SinkStats } from '../mtp-sink.ts';
 import { NullTransport } from '../null-transport.ts';
 import type { ScheduleShare } from '../schedule.ts';
 import { PARTICIPANT_METHODS } from '../shard-api.ts';
-import { TrafficRunner } from '../traffic.ts';
-import type { PhaseShard, PhaseSpec, PhaseStatus, TrafficParticipant } from '../traffic-phase.ts';
+import { RunnerShard, TrafficRunner } from '../traffic.ts';
+import type { TrafficParticipant } from '../traffic-phase.ts';
 
 export interface SinkShardParams {
   /** All pairs of the run, and this process's (pair indices). */
@@ -40,16 +40,15 @@ export interface SinkShardApi extends TrafficParticipant {
 
 export const SINK_SHARD_METHODS = ['setup', 'sinkStats', 'close', ...PARTICIPANT_METHODS] as const;
 
-export class SinkShard implements SinkShardApi {
-  readonly startLeadMs = 20;
+export class SinkShard extends RunnerShard implements SinkShardApi {
   readonly #ctx: Context;
   readonly #params: SinkShardParams;
   readonly #identities: ReadonlyMap<number, UserIdentity>;
   readonly #opened: DimClient[] = [];
   #sink: MtpSink | undefined;
-  #runner: TrafficRunner | undefined;
 
   constructor(ctx: Context, identities: ReadonlyMap<number, UserIdentity>, params: SinkShardParams) {
+    super('the sink relay is not set up');
     this.#ctx = ctx;
     this.#params = params;
     this.#identities = identities;
@@ -113,28 +112,7 @@ export class SinkShard implements SinkShardApi {
       this.#ctx.log,
     );
     for (const receiver of receivers) runner.listenReceiver(receiver);
-    this.#runner = runner;
-  }
-
-  #traffic(): TrafficRunner {
-    if (this.#runner === undefined) throw new Error('the sink relay is not set up');
-    return this.#runner;
-  }
-
-  preparePhase(spec: PhaseSpec): Promise<{ prepackSeconds: number }> {
-    return this.#traffic().preparePhase(spec);
-  }
-
-  runPhaseSchedule(startEpochMs: number): Promise<void> {
-    return this.#traffic().runPhaseSchedule(startEpochMs);
-  }
-
-  phaseStatus(): Promise<PhaseStatus> {
-    return this.#traffic().phaseStatus();
-  }
-
-  finishPhase(): Promise<PhaseShard> {
-    return this.#traffic().finishPhase();
+    this.runner = runner;
   }
 
   async sinkStats(): Promise<SinkStats> {
@@ -142,7 +120,7 @@ export class SinkShard implements SinkShardApi {
   }
 
   async close(): Promise<void> {
-    this.#runner?.detach();
+    this.runner?.detach();
     await closeAll(this.#opened.splice(0));
     await this.#sink?.close();
     this.#sink = undefined;

@@ -10,8 +10,8 @@ import { closeAll } from '../connect.ts';
 import type { Context, SetupData } from '../context.ts';
 import { directoryOf, setupUsers } from '../context.ts';
 import type { TrafficPlan } from '../process-split.ts';
-import { TrafficRunner } from '../traffic.ts';
-import type { PhaseShard, PhaseSpec, PhaseStatus, TrafficParticipant } from '../traffic-phase.ts';
+import { RunnerShard, TrafficRunner } from '../traffic.ts';
+import type { TrafficParticipant } from '../traffic-phase.ts';
 import { PARTICIPANT_METHODS } from '../shard-api.ts';
 
 export interface SteadyShardParams {
@@ -42,17 +42,16 @@ export const STEADY_SHARD_METHODS = [
   ...PARTICIPANT_METHODS,
 ] as const;
 
-export class SteadyShard implements SteadyShardApi {
-  readonly startLeadMs = 20;
+export class SteadyShard extends RunnerShard implements SteadyShardApi {
   readonly #ctx: Context;
   readonly #params: SteadyShardParams;
   readonly #identities: ReadonlyMap<number, UserIdentity>;
   readonly #directory: KeyDirectory;
   readonly #opened: DimClient[] = [];
   #receivers: DimClient[] = [];
-  #runner: TrafficRunner | undefined;
 
   constructor(ctx: Context, identities: ReadonlyMap<number, UserIdentity>, params: SteadyShardParams) {
+    super('senders are not set up');
     this.#ctx = ctx;
     this.#params = params;
     this.#identities = identities;
@@ -101,33 +100,12 @@ export class SteadyShard implements SteadyShardApi {
       this.#ctx.log,
     );
     for (const receiver of this.#receivers) runner.listenReceiver(receiver);
-    this.#runner = runner;
+    this.runner = runner;
     return s.data;
   }
 
-  #traffic(): TrafficRunner {
-    if (this.#runner === undefined) throw new Error('senders are not set up');
-    return this.#runner;
-  }
-
-  preparePhase(spec: PhaseSpec): Promise<{ prepackSeconds: number }> {
-    return this.#traffic().preparePhase(spec);
-  }
-
-  runPhaseSchedule(startEpochMs: number): Promise<void> {
-    return this.#traffic().runPhaseSchedule(startEpochMs);
-  }
-
-  phaseStatus(): Promise<PhaseStatus> {
-    return this.#traffic().phaseStatus();
-  }
-
-  finishPhase(): Promise<PhaseShard> {
-    return this.#traffic().finishPhase();
-  }
-
   async close(): Promise<void> {
-    this.#runner?.detach();
+    this.runner?.detach();
     await closeAll(this.#opened.splice(0));
   }
 }

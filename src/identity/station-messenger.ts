@@ -6,9 +6,7 @@
  * Replies reuse one message key per receiver, encrypted to the receiver's keys once (as clients reuse
  * theirs per conversation): a receipt then costs one signature and one AES encryption instead of also a
  * fresh key and an RSA encryption per receiver key. The key is renewed after an hour, after 10,000
- * messages, or when the receiver's keys change (new visa). The receiver's keys are looked up again at most
- * every RECEIVER_KEYS_RECHECK_S seconds while a key is in use, not for every reply: a new visa reaches
- * replies within that time.
+ * messages, or as soon as the receiver's keys change (new visa).
  */
 import type { SymmetricKey } from '../protocol/crypto/symmetric-key.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
@@ -25,16 +23,12 @@ const KEY_CACHE_LIMIT = 10_000;
 /** How long (seconds) and for how many messages a reply key is reused for one receiver. */
 export const REPLY_KEY_LIFETIME_S = 3600;
 export const REPLY_KEY_MAX_USES = 10_000;
-/** How long (seconds) a receiver's keys are taken as current without looking them up again. */
-export const RECEIVER_KEYS_RECHECK_S = 10;
 
 interface ReplyKey {
   readonly sealed: SealedKey;
   readonly receiverKeys: readonly ReceiverKey[];
   readonly expiresAt: number;
   uses: number;
-  /** When the receiver's keys were last looked up and found the same (seconds). */
-  checkedAt: number;
 }
 
 function sameKeys(a: readonly ReceiverKey[], b: readonly ReceiverKey[]): boolean {
@@ -76,6 +70,10 @@ export class StationMessenger {
    * a request addressed to station@anywhere). Throws NO_KEY_FOR_RECEIVER when no key of `to` is known.
    */
   async pack(to: ID, content: Record<string, unknown>, attachIdentity = false): Promise<ReliableMessage> {
+    const receiverKeys = to.isBroadcast ? [] : await this.#directory.encryptKeys(to);
+    if (!to.isBroadcast && receiverKeys.length === 0) {
+      throw new ProtocolError('NO_KEY_FOR_RECEIVER', 'no visa or meta key to encrypt for the receiver');
+    }
     const time = this.#now();
     return packMessage({
       sender: this.identity.id,
@@ -83,31 +81,26 @@ export class StationMessenger {
       content,
       time,
       signer: this.identity.identityKey,
-      sealedKey: to.isBroadcast ? undefined : await this.#replyKey(to, time),
+      sealedKey: to.isBroadcast ? undefined : this.#replyKey(to, receiverKeys, time),
       attachments: attachIdentity
         ? { meta: this.identity.meta.toJSON(), visa: this.identity.visa.toJSON() }
         : undefined,
     });
   }
 
-  async #replyKey(to: ID, now: number): Promise<SealedKey> {
+  #replyKey(to: ID, receiverKeys: readonly ReceiverKey[], now: number): SealedKey {
     const cached = this.#replyKeys.get(to.string);
-    const usable = cached !== undefined && cached.expiresAt > now && cached.uses < REPLY_KEY_MAX_USES;
-    if (usable && now - cached.checkedAt < RECEIVER_KEYS_RECHECK_S) {
+    if (
+      cached !== undefined &&
+      cached.expiresAt > now &&
+      cached.uses < REPLY_KEY_MAX_USES &&
+      sameKeys(cached.receiverKeys, receiverKeys)
+    ) {
       cached.uses++;
-      return cached.sealed;
-    }
-    const receiverKeys = await this.#directory.encryptKeys(to);
-    if (receiverKeys.length === 0) {
-      throw new ProtocolError('NO_KEY_FOR_RECEIVER', 'no visa or meta key to encrypt for the receiver');
-    }
-    if (usable && sameKeys(cached.receiverKeys, receiverKeys)) {
-      cached.uses++;
-      cached.checkedAt = now;
       return cached.sealed;
     }
     const sealed = sealSymmetricKey(to, receiverKeys, AesKey.generate());
-    const entry = { sealed, receiverKeys, expiresAt: now + REPLY_KEY_LIFETIME_S, uses: 1, checkedAt: now };
+    const entry = { sealed, receiverKeys, expiresAt: now + REPLY_KEY_LIFETIME_S, uses: 1 };
     remember(this.#replyKeys, to.string, entry, KEY_CACHE_LIMIT);
     return sealed;
   }

@@ -27,6 +27,28 @@ export function startProgress(log: Log, line: () => string, intervalMs = 1000): 
   return () => clearInterval(timer);
 }
 
+/**
+ * Like `startProgress`, for lines that need an asynchronous poll (worker processes' counts): a line whose
+ * poll fails is skipped, and none is printed after the returned stop function ran.
+ */
+export function startPolledProgress(log: Log, line: () => Promise<string>, intervalMs = 1000): () => void {
+  if (log.quiet) return () => {};
+  let stopped = false;
+  const timer = setInterval(() => {
+    line().then(
+      (text) => {
+        if (!stopped) log.note(text);
+      },
+      () => {},
+    );
+  }, intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
 export function fmtNum(n: number, digits = 1): string {
   if (!Number.isFinite(n)) return String(n);
   if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en-US');

@@ -5,7 +5,7 @@
  * process measures latency from the scheduled time of a message sent by another), the coordinator waits for
  * the stragglers on the participants' aggregated counts, then merges their counts, histograms and CPU.
  */
-import { fmtMs, fmtNum, round } from './output.ts';
+import { fmtMs, fmtNum, round, startPolledProgress } from './output.ts';
 import type { Log } from './output.ts';
 import { newRunId } from './probe.ts';
 import { mergeGeneratorStats } from './process-stats.ts';
@@ -133,8 +133,8 @@ function startPhaseProgress(
 ): () => void {
   let lastDelivered = 0;
   let lastTick = epochNow();
-  let stopped = false;
-  const line = (s: PhaseStatus): string => {
+  return startPolledProgress(log, async () => {
+    const s = await status(participants);
     const now = epochNow();
     const rate = ((s.delivered - lastDelivered) * 1000) / (now - lastTick);
     lastDelivered = s.delivered;
@@ -144,21 +144,7 @@ function startPhaseProgress(
       `delivered ${s.delivered} (${fmtNum(rate)}/s) p99 ${fmtMs(s.deliveryP99Ms)} ms ` +
       `in flight ${Math.max(0, s.sent - s.delivered)} cpu ${fmtNum(s.cpuPercent)}%`
     );
-  };
-  if (log.quiet) return () => {};
-  const timer = setInterval(() => {
-    status(participants).then(
-      (s) => {
-        if (!stopped) log.note(line(s));
-      },
-      () => {},
-    );
-  }, 1000);
-  timer.unref();
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
+  });
 }
 
 /** Run one phase over `participants` (each sending its share, receiving what comes to its users). */

@@ -8,14 +8,14 @@ import type { Context } from '../context.ts';
 import { loadIdentities } from '../context.ts';
 import { Histogram } from '../histogram.ts';
 import type { HistogramData, LatencySummary } from '../histogram.ts';
-import { countsText, fmtMs, fmtNum, latencyLine, round } from '../output.ts';
+import { countsText, fmtMs, fmtNum, latencyLine, round, startPolledProgress } from '../output.ts';
 import { generatorText, mergeGeneratorStats } from '../process-stats.ts';
 import type { MergedGeneratorStats } from '../process-stats.ts';
 import { indicesOf, splitCount } from '../process-split.ts';
 import { openShards } from '../shards.ts';
 import { epochNow } from '../traffic-phase.ts';
 import { LOGINS_SHARD_METHODS } from './logins-shard.ts';
-import type { LoginsData, LoginsShardApi, LoginsStatus } from './logins-shard.ts';
+import type { LoginsData, LoginsShardApi } from './logins-shard.ts';
 import type { ScenarioOutcome } from './scenario.ts';
 
 export interface LoginsResult {
@@ -147,11 +147,10 @@ function startLoginsProgress(
   shards: readonly LoginsShardApi[],
   startEpochMs: number,
 ): () => void {
-  if (ctx.log.quiet) return () => {};
   let lastDone = 0;
   let lastTick = epochNow();
-  let stopped = false;
-  const line = (statuses: readonly LoginsStatus[]): string => {
+  return startPolledProgress(ctx.log, async () => {
+    const statuses = await Promise.all(shards.map((s) => s.status()));
     const now = epochNow();
     const completed = statuses.reduce((a, s) => a + s.completed, 0);
     const failed = statuses.reduce((a, s) => a + s.failed, 0);
@@ -161,18 +160,5 @@ function startLoginsProgress(
     lastDone = completed;
     lastTick = now;
     return `[logins ${((now - startEpochMs) / 1000).toFixed(1)}s] completed ${completed} (${fmtNum(rate)}/s) failed ${failed} p99 ${fmtMs(p99)} ms cpu ${fmtNum(cpu)}%`;
-  };
-  const timer = setInterval(() => {
-    Promise.all(shards.map((s) => s.status())).then(
-      (statuses) => {
-        if (!stopped) ctx.log.note(line(statuses));
-      },
-      () => {},
-    );
-  }, 1000);
-  timer.unref();
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
+  });
 }

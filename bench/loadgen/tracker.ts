@@ -48,19 +48,7 @@ export interface PhaseLatencies {
  * A tracker as plain data: one generator process's part of a phase, which the coordinator merges with the
  * other processes' (`mergeTrackerData`). Times are ms since the phase start (null: no such event).
  */
-export interface TrackerData {
-  readonly scheduled: number;
-  readonly sent: number;
-  readonly acked: number;
-  readonly delivered: number;
-  readonly duplicated: number;
-  readonly stale: number;
-  readonly otherMessages: number;
-  readonly invalid: number;
-  readonly receipts: number;
-  readonly receiptTexts: Readonly<Record<string, number>>;
-  readonly sendErrors: Readonly<Record<string, number>>;
-  readonly connectionsClosed: Readonly<Record<string, number>>;
+export interface TrackerData extends Omit<PhaseCounts, 'lost'> {
   readonly delivery: HistogramData;
   readonly ack: HistogramData;
   readonly sendLag: HistogramData;

@@ -5,8 +5,10 @@
  *  - to everyone@everywhere / stations@everywhere: processed locally (login, documents);
  *  - to NAME@anywhere: delivered to the bot the ANS table names;
  *  - to a group: refused with a receipt (groups are served by group bots);
- *  - to a user, bot or station: stored first, then pushed to every active session of the receiver (or only
- *    `ID/terminal`'s), and the sender gets "Message delivered." or "Message cached.";
+ *  - to a user, bot or station: stored in the inbox first (the inbound entry is acknowledged only after), then
+ *    pushed to every active session of the receiver (or only `ID/terminal`'s) — no delivery is published
+ *    before the put, so a delivered mark cannot overtake it — and the sender gets "Message delivered." or
+ *    "Message cached.";
  *  - from a sender the receiver blocked: refused with a receipt.
  */
 import type { Logger } from 'pino';
@@ -23,6 +25,7 @@ import type { ID } from '../protocol/mkm/identifier.ts';
 import { isProtocolError } from '../protocol/protocol-error.ts';
 import type { SessionRecord, SessionRegistry } from '../registry/session-registry.ts';
 import type { AccountStore } from '../storage/account-store.ts';
+import type { InboxStore } from '../storage/inbox-store.ts';
 import { appendTrace } from '../streams/trace-splice.ts';
 import {
   decodeEnvelope,
@@ -39,6 +42,8 @@ export interface DispatcherOptions {
   readonly streams: StationStreams;
   readonly registry: SessionRegistry;
   readonly accounts: AccountStore;
+  /** Where messages are stored before they are pushed. */
+  readonly inbox: InboxStore;
   readonly messenger: StationMessenger;
   readonly commands: StationCommands;
   /** Whether a gateway is alive (sessions of dead gateways are not delivered to). */
@@ -209,8 +214,9 @@ export class Dispatcher {
   }
 
   /**
-   * Store, push to every active session of `target`, tell the sender. The receipt is packed first so that
-   * every entry is published in the same tick: one pipelined write, in this order (store, pushes, receipt).
+   * Store, push to every active session of `target`, tell the sender. The receipt is packed while the put
+   * runs; once the message is stored, the pushes and the receipt are published in the same tick (one
+   * pipelined write).
    */
   async #deliver(
     inbound: InboundEntry,
@@ -230,16 +236,17 @@ export class Dispatcher {
     }
     const user = target.naked().string;
     const sig = envelope.signatureText;
+    const stored = this.#o.inbox.put(user, {
+      sig,
+      time: Math.round((envelope.time ?? now / 1000) * 1000),
+      storedAt: now,
+      terminal: target.terminal,
+      json: msg,
+    });
+    // a failed put must not be reported as unhandled while the receipt is packed: it is awaited below
+    stored.catch(() => undefined);
     const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
-    const entries: Outgoing[] = [
-      streams.store({
-        user,
-        terminal: target.terminal,
-        sig,
-        time: Math.round((envelope.time ?? now / 1000) * 1000),
-        msg,
-      }),
-    ];
+    const entries: Outgoing[] = [];
     for (const session of sessions) {
       entries.push(
         streams.deliver(session.gatewayId, {
@@ -266,6 +273,7 @@ export class Dispatcher {
             });
       entries.push(...(await this.#pack([receipt], inbound.origin)));
     }
+    await stored;
     await publishAll(this.#o.bus, entries);
   }
 

@@ -87,6 +87,7 @@ export class StationNode {
         streams,
         registry: backend.registry,
         accounts: backend.accounts,
+        inbox: backend.inbox,
         messenger: this.messenger,
         commands,
         isGatewayAlive: (id) => backend.isGatewayAlive(id),
@@ -112,6 +113,7 @@ export class StationNode {
       streams,
       gateway: this.gateway,
       sink,
+      inbox: backend.inbox,
       logger: this.#log,
     });
     // A process that died under this name (and whose heartbeat may still be current) left sessions

@@ -1,11 +1,16 @@
 /**
- * Batches a gateway's delivered marks: the confirmations of one terminal within `delayMs` of the first
- * (e.g. a client confirming a backlog page one message at a time) leave as one bus entry, and the storage
- * worker records them with one Redis call. `add` resolves once the mark's batch is durable on the bus (or
- * rejects with the bus's error), so a delivery is only acknowledged on its stream after its mark is. A
+ * Batches a gateway's delivered marks and records them in the inbox itself: the confirmations of one
+ * terminal within `delayMs` of the first (e.g. a client confirming a backlog page one message at a time)
+ * are one inbox call (one script call on Redis). `add` resolves once the mark's batch is recorded (or
+ * rejects with the store's error), so a delivery is only acknowledged on its stream after its mark is. A
  * gateway dying holds back at most `delayMs` of marks: those messages are delivered again (exact copies).
+ *
+ * A mark can never overtake its message's put: the dispatcher stores a message before it publishes any
+ * delivery of it, and a mark exists only after a delivery was confirmed.
  */
-import type { InboundSink } from '../streams/inbound-sink.ts';
+
+/** Records a batch of one terminal's confirmations (InboxStore.markDeliveredMany). */
+export type MarkRecorder = (user: string, terminal: string, sigs: readonly string[]) => Promise<void>;
 
 interface Batch {
   readonly user: string;
@@ -20,19 +25,19 @@ export const DELIVERED_MARKS_MAX_BATCH = 256;
 export const DELIVERED_MARKS_DELAY_MS = 20;
 
 export class DeliveredMarks {
-  readonly #sink: InboundSink;
+  readonly #record: MarkRecorder;
   readonly #maxBatch: number;
   readonly #delayMs: number;
   readonly #open = new Map<string, Batch>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(sink: InboundSink, options: { readonly maxBatch?: number; readonly delayMs?: number } = {}) {
-    this.#sink = sink;
+  constructor(record: MarkRecorder, options: { readonly maxBatch?: number; readonly delayMs?: number } = {}) {
+    this.#record = record;
     this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? DELIVERED_MARKS_MAX_BATCH));
     this.#delayMs = Math.max(0, options.delayMs ?? DELIVERED_MARKS_DELAY_MS);
   }
 
-  /** Record that `terminal` of `user` confirmed `sig`; resolves once the batch holding it is published. */
+  /** Record that `terminal` of `user` confirmed `sig`; resolves once the batch holding it is recorded. */
   add(user: string, terminal: string, sig: string): Promise<void> {
     const key = `${user}\n${terminal}`;
     let batch = this.#open.get(key);
@@ -61,7 +66,7 @@ export class DeliveredMarks {
   }
 
   #publish(batch: Batch): void {
-    this.#sink.markDeliveredMany({ user: batch.user, terminal: batch.terminal, sigs: batch.sigs }).then(
+    this.#record(batch.user, batch.terminal, batch.sigs).then(
       () => {
         for (const w of batch.waiters) w.resolve();
       },

@@ -1,14 +1,16 @@
 /**
  * A gateway's delivery loop: consumes the gateway's own delivery stream and pushes each message to the
  * connection it names — a single message (live), or a backlog page (its messages pushed in order at once).
- * Confirmed messages (MTP `OK` / WebSocket `ACK:`) are marked delivered in batches (DeliveredMarks); the
- * stream entry is acknowledged once every push of it ended and its marks are on the bus. Undelivered
+ * Confirmed messages (MTP `OK` / WebSocket `ACK:`) are marked delivered in the inbox, in batches
+ * (DeliveredMarks); the stream entry is acknowledged once every push of it ended and its marks are
+ * recorded. Undelivered
  * messages are still in the inbox (everything is stored before it is delivered) and come back with the
  * next backlog drain. A backlog page asks for the next one (after its last cursor, so order holds) once
  * `prefetchAt` of its messages are confirmed: the next page travels while the client confirms this one.
  */
 import type { Logger } from 'pino';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
+import type { InboxStore } from '../storage/inbox-store.ts';
 import type { InboundSink } from '../streams/inbound-sink.ts';
 import { decodeDelivery } from '../streams/station-streams.ts';
 import type { DeliverPageEntry, StationStreams } from '../streams/station-streams.ts';
@@ -24,8 +26,10 @@ export interface DeliveryConsumerOptions {
   readonly bus: MessageBus;
   readonly streams: StationStreams;
   readonly gateway: DeliveryTarget;
-  /** Where delivered marks and next-page requests go (the storage worker's shards). */
+  /** Where next-page requests go (the storage worker's shards). */
   readonly sink: InboundSink;
+  /** Where delivered marks are recorded. */
+  readonly inbox: InboxStore;
   /** Pushes awaiting client confirmation at once (default 10000). */
   readonly concurrency?: number;
   /** Must exceed the push retry window (3 × 120 s) so in-flight pushes are not re-delivered (default 400 s). */
@@ -44,7 +48,9 @@ export class DeliveryConsumer {
   constructor(options: DeliveryConsumerOptions) {
     this.#o = options;
     this.#log = options.logger.child({ module: 'delivery' });
-    this.#marks = new DeliveredMarks(options.sink);
+    this.#marks = new DeliveredMarks((user, terminal, sigs) =>
+      options.inbox.markDeliveredMany(user, terminal, sigs),
+    );
   }
 
   start(): void {

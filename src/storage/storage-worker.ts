@@ -1,6 +1,7 @@
 /**
- * The storage actor: consumes the store shards. Persists messages into the inbox (dedup by signature),
- * records per-terminal deliveries (a batch of signatures per entry), and drains backlogs a page at a time:
+ * The storage actor: consumes the store shards and drains backlogs a page at a time (live messages are
+ * stored by the dispatcher and marked by the gateways, in the inbox directly; `store` and `delivered`
+ * entries written before that are still applied):
  * each page is one entry on the gateway's delivery stream, and the gateway asks for the next page (after
  * the page's last cursor) once `prefetchAt` of its messages are confirmed — a window of pages in flight,
  * still in order — so live traffic interleaves with the backlog.

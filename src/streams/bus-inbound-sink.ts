@@ -30,15 +30,6 @@ export class BusInboundSink implements InboundSink {
     await this.#publish(this.#streams.drain({ ...request, cursor: request.cursor }));
   }
 
-  async markDelivered(mark: { user: string; terminal: string; sig: string }): Promise<void> {
-    await this.markDeliveredMany({ user: mark.user, terminal: mark.terminal, sigs: [mark.sig] });
-  }
-
-  async markDeliveredMany(marks: { user: string; terminal: string; sigs: readonly string[] }): Promise<void> {
-    if (marks.sigs.length === 0) return;
-    await this.#publish(this.#streams.delivered(marks));
-  }
-
   async #publish(entry: Outgoing): Promise<void> {
     await this.#bus.publish(entry.stream, entry.fields, entry.orderKey);
   }

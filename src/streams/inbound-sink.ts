@@ -30,8 +30,4 @@ export interface InboundSink {
    * delivered live.
    */
   requestBacklog(request: BacklogRequest): Promise<void>;
-  /** Record that `terminal` of `user` confirmed the message with signature `sig`. */
-  markDelivered(mark: { user: string; terminal: string; sig: string }): Promise<void>;
-  /** `markDelivered` for a batch of confirmed messages of one terminal (one bus entry). */
-  markDeliveredMany(marks: { user: string; terminal: string; sigs: readonly string[] }): Promise<void>;
 }

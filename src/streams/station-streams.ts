@@ -3,8 +3,14 @@
  * a message. The bus (src/bus/) only moves named string fields; this module gives them their meaning.
  *
  *   client ─frame→ gateway ──inbound:{shard}──→ dispatcher ──deliver:{gateway}──→ gateway ─→ client socket
- *                     │                             └──────store:{shard}──→ storage ──(inbox)
- *                     └─(marks, drains)─store:{shard}──→ storage ──deliver:{gateway} (backlog pages)
+ *                                                     │ (inbox put, before any delivery)       │ (delivered
+ *                                                     ▼                                        ▼  marks)
+ *                                                   inbox ◄────────────────────────────────────┘
+ *   gateway ──(drain: next backlog page)── store:{shard} ──→ storage ──deliver:{gateway} (backlog pages)
+ *
+ * The dispatcher persists a message in the inbox (ack-after-persist: it acknowledges the inbound entry only
+ * after) and only then publishes its deliveries; gateways record delivered marks in the inbox themselves.
+ * A mark therefore always follows its put, and the storage worker is off the live path: it serves drains.
  *
  * The message travels as its own field `msg`: the JSON text the sender's frame carried (re-serialised once
  * by the gateway only when it expanded short keys), unchanged to the receiver's socket and into the inbox,
@@ -18,10 +24,11 @@
  *  - delivery (dispatcher / storage → the gateway holding the connection):
  *      t=deliver  conn  user  term  sig  msg  resp?=1          one message (live, or a station response)
  *      t=page     conn  user  term  until  next?  pre?  n  sig.0 msg.0 … sig.{n-1} msg.{n-1}   backlog page
- *  - store shard (dispatcher, gateways → storage, order key = user):
- *      t=store      user  term?  sig  time  msg               persist before any push
- *      t=delivered  user  term  n  sig.0 … sig.{n-1}            a terminal confirmed these
+ *  - store shard (gateways → storage, order key = user):
  *      t=drain      user  term  gw  conn  until  cursor?      send the backlog's next page
+ *    and, written only before the dispatcher stored messages itself (still decoded and applied, so that
+ *    nothing in a stream during an upgrade is lost): t=store (user term? sig time msg) and t=delivered
+ *    (user term n sig.0 …).
  */
 import type { MessageBus, StreamFields } from '../bus/message-bus.ts';
 import { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
@@ -206,31 +213,6 @@ export class StationStreams {
       fields[`msg.${i}`] = m.msg;
     });
     return { stream: this.#keys.deliveryStream(gatewayId), fields };
-  }
-
-  /** → storage: persist a message for `user`. */
-  store(entry: Omit<StoreMessageEntry, 'kind'>): Outgoing {
-    const fields: Record<string, string> = {
-      t: 'store',
-      user: entry.user,
-      sig: entry.sig,
-      time: String(entry.time),
-      msg: entry.msg,
-    };
-    if (entry.terminal !== undefined) fields['term'] = entry.terminal;
-    return this.#toStore(entry.user, fields);
-  }
-
-  /** Gateway → storage: a terminal confirmed these messages. */
-  delivered(entry: Omit<DeliveredEntry, 'kind'>): Outgoing {
-    const fields: Record<string, string> = {
-      t: 'delivered',
-      user: entry.user,
-      term: entry.terminal,
-      n: String(entry.sigs.length),
-    };
-    entry.sigs.forEach((sig, i) => (fields[`sig.${i}`] = sig));
-    return this.#toStore(entry.user, fields);
   }
 
   /** Gateway → storage: send the next page of a terminal's backlog. */

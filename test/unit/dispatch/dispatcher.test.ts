@@ -20,9 +20,8 @@ import type { ReliableMessage } from '../../../src/protocol/dkd/reliable-message
 import { EntityType } from '../../../src/protocol/mkm/entity-type.ts';
 import { ID, parseId } from '../../../src/protocol/mkm/identifier.ts';
 import { createMeta, MetaType } from '../../../src/protocol/mkm/meta.ts';
-import { shardOf } from '../../../src/redis/redis-keys.ts';
 import { IdentityDirectory } from '../../../src/storage/identity-directory.ts';
-import { decodeDelivery, decodeStore, StationStreams } from '../../../src/streams/station-streams.ts';
+import { decodeDelivery, StationStreams } from '../../../src/streams/station-streams.ts';
 import type { DeliverEntry, MessageOrigin } from '../../../src/streams/station-streams.ts';
 
 const NOW = 1_800_000_000;
@@ -61,6 +60,7 @@ beforeEach(async () => {
     streams: new StationStreams(backend.keys, 1),
     registry: backend.registry,
     accounts: backend.accounts,
+    inbox: backend.inbox,
     messenger,
     commands,
     isGatewayAlive: async () => true,
@@ -109,10 +109,9 @@ async function deliveries(gatewayId: string): Promise<DeliverEntry[]> {
   });
 }
 
+/** What bob's inbox holds (the dispatcher stores before it pushes). */
 async function stored() {
-  return (await bus.range(backend.keys.storeStream(shardOf(bob.id.string, 1)))).map((r) =>
-    decodeStore(r.fields),
-  );
+  return (await backend.inbox.page(bob.id.string, '*', { limit: 100, until: Infinity })).entries;
 }
 
 /** The receipts sent back to alice's connection, opened with her key. */
@@ -137,7 +136,7 @@ describe('dispatcher routing', () => {
     await dispatcher.route(message, aliceOrigin);
     const store = await stored();
     assert.equal(store.length, 1);
-    assert.equal(store[0]?.kind, 'store');
+    assert.equal(store[0]?.sig, message.signatureText);
     const pushed = await deliveries('gw-b');
     assert.equal(pushed.length, 1);
     assert.equal(pushed[0]?.connId, 'c-bob');
@@ -147,7 +146,7 @@ describe('dispatcher routing', () => {
     // the message text is the sender's, with only the trace spliced in; the inbox gets the same text
     const { traces: _traces, ...rest } = relayed;
     assert.deepEqual(rest, message.dict);
-    assert.equal(store[0]?.kind === 'store' && store[0].msg, pushed[0]!.msg);
+    assert.equal(store[0]?.json, pushed[0]!.msg);
     assert.deepEqual(await receiptsToAlice(), ['Message delivered.']);
   });
 

@@ -24,6 +24,7 @@ import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import { EVERY_STATION, EVERYONE, tryParseId } from '../protocol/mkm/identifier.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
 import { isProtocolError } from '../protocol/protocol-error.ts';
+import type { PushHook } from '../push/push-trigger.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { shardOf } from '../redis/redis-keys.ts';
 import type { SessionRecord, SessionRegistry } from '../registry/session-registry.ts';
@@ -40,6 +41,8 @@ export interface DispatcherOptions {
   readonly commands: StationCommands;
   /** Whether a gateway is alive (sessions of dead gateways are not delivered to). */
   readonly isGatewayAlive: (gatewayId: string) => Promise<boolean>;
+  /** Push notifications: told about every message stored for a receiver (src/push/push-trigger.ts). */
+  readonly push?: PushHook | undefined;
   readonly consumerName: string;
   readonly concurrency?: number;
   /** Entries pending this long at a dead consumer are reclaimed (ms, default the bus's 30 s). */
@@ -129,6 +132,13 @@ export class Dispatcher {
     if (receiver.isBroadcast) {
       const name = receiver.name ?? '';
       const bot = tryParseId(commands.resolveName(name));
+      if (bot === undefined && (name === 'apns' || name === 'c2dm')) {
+        // device-token reports: no external announcer bot is named, so the station keeps them itself
+        const content = this.#open(message);
+        if (content !== undefined)
+          await this.#reply(await commands.process(message, content, now / 1000), origin);
+        return;
+      }
       if (bot === undefined || bot.isBroadcast || bot.isSameAs(message.sender)) {
         await this.#receipt(message, origin, 'Receiver not found.', {
           template: 'Cannot resolve ${name}.',
@@ -227,6 +237,8 @@ export class Dispatcher {
       entries.push(...(await this.#pack([receipt], origin)));
     }
     await this.#publish(entries);
+    // stored: wake the receiver's devices that have no active session (a failure retries the entry)
+    await this.#o.push?.messageStored(message, target, sessions);
   }
 
   async #activeSessions(user: string, terminal: string | undefined): Promise<SessionRecord[]> {

@@ -62,6 +62,9 @@ interface SessionState {
   authorized: boolean;
   /** The connection's provider token and when it was first used (updates within 20 min are refused). */
   jwt?: { value: string; at: number };
+  /** Highest stream ID processed, and the last stream ID of a GOAWAY sent. */
+  maxProcessed: number;
+  goawayLast?: number;
 }
 
 export class FakeApns {
@@ -93,7 +96,7 @@ export class FakeApns {
     });
     this.server.on('session', (session) => {
       this.connections += 1;
-      this.#sessions.set(session, { id: this.connections, inflight: 0, authorized: false });
+      this.#sessions.set(session, { id: this.connections, inflight: 0, authorized: false, maxProcessed: 0 });
       session.on('close', () => this.#sessions.delete(session));
       session.on('error', () => undefined);
     });
@@ -151,19 +154,25 @@ export class FakeApns {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
+      // after a GOAWAY, streams above its last stream ID are not processed (RFC 9113 §6.8)
+      if (state.goawayLast !== undefined && (stream.id ?? 0) > state.goawayLast) {
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
       this.#received += 1;
+      state.maxProcessed = Math.max(state.maxProcessed, stream.id ?? 0);
       const body = Buffer.concat(chunks).toString('utf8');
-      const goaway = this.#goawayAfter !== undefined && this.#received >= this.#goawayAfter;
-      if (goaway) {
+      this.#handle(stream, headers, body, state);
+      if (this.#goawayAfter !== undefined && this.#received >= this.#goawayAfter) {
         this.#goawayAfter = undefined;
+        state.goawayLast = state.maxProcessed;
         session.goaway(
           http2.constants.NGHTTP2_NO_ERROR,
-          stream.id ?? 0,
+          state.maxProcessed,
           Buffer.from('{"reason":"Shutdown"}'),
         );
+        setTimeout(() => session.close(), 50);
       }
-      this.#handle(stream, headers, body, state);
-      if (goaway) setTimeout(() => session.close(), 50);
     });
   }
 

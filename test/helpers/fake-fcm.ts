@@ -80,6 +80,11 @@ export class FakeFcm {
     this.#scripts.set(token, [...(this.#scripts.get(token) ?? []), ...answers]);
   }
 
+  /** Forget every access token issued (the next sends get a bare 401). */
+  revokeTokens(): void {
+    this.#tokens.clear();
+  }
+
   count(token: string): number {
     return this.delivered.get(token) ?? 0;
   }

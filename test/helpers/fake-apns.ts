@@ -185,11 +185,14 @@ export class FakeApns {
     headers: Record<string, string> = {},
   ): void {
     if (this.#o.recordRequests !== false) this.requests.push({ ...record, status, reason });
+    if (status === 200) {
+      // accepted: APNs delivers it whether or not the client is still there to read the answer
+      this.delivered200 += 1;
+      this.delivered.set(record.token, (this.delivered.get(record.token) ?? 0) + 1);
+    }
     if (stream.destroyed || stream.closed) return;
     const apnsId = typeof record.headers['apns-id'] === 'string' ? record.headers['apns-id'] : randomUUID();
     if (status === 200) {
-      this.delivered200 += 1;
-      this.delivered.set(record.token, (this.delivered.get(record.token) ?? 0) + 1);
       stream.respond({ ':status': 200, 'apns-id': apnsId }, { endStream: true });
       return;
     }

@@ -61,7 +61,7 @@ interface SessionState {
   inflight: number;
   authorized: boolean;
   /** The connection's provider token and when it was first used (updates within 20 min are refused). */
-  jwt?: { value: string; at: number };
+  jwt?: { value: string; at: number; iat: number };
   /** Highest stream ID processed, and the last stream ID of a GOAWAY sent. */
   maxProcessed: number;
   goawayLast?: number;
@@ -272,6 +272,11 @@ export class FakeApns {
     if (typeof authorization !== 'string' || !authorization.startsWith('bearer '))
       return { status: 403, reason: 'MissingProviderToken' };
     const jwt = authorization.slice(7);
+    // the connection's current token was verified when first seen; only its age is checked again
+    if (state.jwt?.value === jwt) {
+      const iat = state.jwt.iat;
+      return Date.now() / 1000 - iat > 3600 ? { status: 403, reason: 'ExpiredProviderToken' } : undefined;
+    }
     const parts = jwt.split('.');
     if (parts.length !== 3) return { status: 403, reason: 'InvalidProviderToken' };
     let header: { alg?: string; kid?: string };
@@ -299,7 +304,7 @@ export class FakeApns {
     if (last === undefined || last.value !== jwt) {
       if (last !== undefined && now - last.at < 20 * 60_000)
         return { status: 429, reason: 'TooManyProviderTokenUpdates' };
-      state.jwt = { value: jwt, at: now };
+      state.jwt = { value: jwt, at: now, iat: claims.iat };
     }
     return undefined;
   }

@@ -57,13 +57,11 @@ export class MemoryPushState implements PushState {
     return { items: batch.items, badge: batch.badge, settled: new Set(batch.settled), done: batch.done };
   }
 
-  async settle(user: string, jobId: string, device: string): Promise<void> {
-    this.#batches.get(`${user}\n${jobId}`)?.settled.add(device);
-  }
-
-  async finish(user: string, jobId: string): Promise<void> {
+  async settle(user: string, jobId: string, devices: readonly string[], done: boolean): Promise<void> {
     const batch = this.#batches.get(`${user}\n${jobId}`);
-    if (batch) batch.done = true;
+    if (!batch) return;
+    for (const device of devices) batch.settled.add(device);
+    if (done) batch.done = true;
   }
 
   async badge(user: string): Promise<number> {

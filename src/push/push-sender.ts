@@ -2,9 +2,10 @@
  * The push job handler: takes the user's coalesced batch (the same batch again when the job is retried or
  * recovered after a crash), loads the user's devices and notifies every eligible device in parallel
  * through its provider (APNs for iOS, FCM for Firebase Android tokens, the webhook for other channels or
- * when the native provider is not configured), each provider behind its own rate limiter. A device
- * notified or given up on is recorded in the batch, so a retry sends only what failed; a token the provider
- * says is gone is deleted. Throws PushRetryError (with the longest Retry-After) while any device remains.
+ * when the native provider is not configured), each provider behind its own rate limiter. The devices
+ * notified or given up on are recorded in the batch in one write after the sends, so a retry sends only
+ * what failed; a token the provider says is gone is deleted. Throws PushRetryError (with the longest
+ * Retry-After) while any device remains.
  */
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
@@ -21,6 +22,9 @@ import { deviceKey, PushRetryError } from './push-queue.ts';
 import type { PushJob } from './push-queue.ts';
 import type { PushState } from './push-state.ts';
 import type { RateLimiter } from './rate-limiter.ts';
+
+const DOCUMENT_CACHE_MS = 30_000;
+const DOCUMENT_CACHE_SIZE = 10_000;
 
 export interface PushProviders {
   readonly apns?: PushProvider | undefined;
@@ -62,6 +66,7 @@ export class PushSender {
   readonly #o: PushSenderOptions;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #docs = new Map<string, { docs: Document[]; until: number }>();
 
   constructor(options: PushSenderOptions) {
     this.#o = options;
@@ -82,7 +87,7 @@ export class PushSender {
     const wanted = new Set(batch.items.flatMap((item) => item.devices));
     const targets = [...wanted].filter((key) => !batch.settled.has(key) && devices.has(key));
     if (targets.length === 0) {
-      await state.finish(user, jobId);
+      await state.settle(user, jobId, [], true);
       return;
     }
     const names = await this.#names(
@@ -101,8 +106,7 @@ export class PushSender {
             { code: 'PUSH_NO_PROVIDER', platform: device.platform, channel: device.channel },
             'no provider configured for a device',
           );
-          await state.settle(user, jobId, key);
-          return undefined;
+          return key;
         }
         await this.#o.limiters?.[provider.name]?.acquire();
         const result = await provider.send({
@@ -120,6 +124,7 @@ export class PushSender {
           count: notification.count,
         });
         if (result.kind === 'retry') return result;
+        if (result.kind === 'sent') return key;
         if (result.kind === 'unregistered') {
           const removed = await this.#o.devices.remove(user, device.token, result.timestamp);
           this.#log.info(
@@ -144,11 +149,13 @@ export class PushSender {
             'notification rejected; not retried',
           );
         }
-        await state.settle(user, jobId, key);
-        return undefined;
+        return key;
       }),
     );
-    const retries = results.filter((r): r is Extract<SendResult, { kind: 'retry' }> => r !== undefined);
+    const settled = results.filter((r): r is string => typeof r === 'string');
+    const retries = results.filter((r): r is Extract<SendResult, { kind: 'retry' }> => typeof r === 'object');
+    // one write: the devices done (a retry skips them) and, when nothing is left, the job
+    await state.settle(user, jobId, settled, retries.length === 0);
     if (retries.length > 0) {
       const after = Math.max(0, ...retries.map((r) => r.retryAfterMs ?? 0));
       this.#log.info(
@@ -167,8 +174,23 @@ export class PushSender {
         after > 0 ? after : undefined,
       );
     }
-    await state.finish(user, jobId);
   };
+
+  /** Documents of an ID, cached briefly (names and languages change rarely; a job names few IDs). */
+  async #documents(id: string): Promise<Document[]> {
+    const now = this.#now();
+    const cached = this.#docs.get(id);
+    if (cached !== undefined && cached.until > now) return cached.docs;
+    let docs: Document[] = [];
+    try {
+      docs = await this.#o.directory.documents(parseId(id));
+    } catch {
+      docs = [];
+    }
+    if (this.#docs.size >= DOCUMENT_CACHE_SIZE) this.#docs.clear();
+    this.#docs.set(id, { docs, until: now + DOCUMENT_CACHE_MS });
+    return docs;
+  }
 
   async #names(
     receiver: string,
@@ -177,15 +199,7 @@ export class PushSender {
   ): Promise<Names> {
     const ids = [...new Set([receiver, ...senders, ...groups.filter((g): g is string => g !== undefined)])];
     const docs = new Map<string, Document[]>();
-    await Promise.all(
-      ids.map(async (id) => {
-        try {
-          docs.set(id, await this.#o.directory.documents(parseId(id)));
-        } catch {
-          docs.set(id, []);
-        }
-      }),
-    );
+    await Promise.all(ids.map(async (id) => docs.set(id, await this.#documents(id))));
     const property = (
       id: string,
       read: (p: Readonly<Record<string, unknown>>) => unknown,

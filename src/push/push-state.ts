@@ -56,10 +56,11 @@ export interface PushState {
   note(user: string, item: PendingItem): Promise<NoteResult>;
   /** Take the user's pending items into the job's batch (or return the job's batch if taken before). */
   take(user: string, jobId: string): Promise<PushBatch | undefined>;
-  /** Record that the job notified (or gave up on) a device. */
-  settle(user: string, jobId: string, device: string): Promise<void>;
-  /** Record that the job is complete (a recovered duplicate run does nothing). */
-  finish(user: string, jobId: string): Promise<void>;
+  /**
+   * Record that the job notified (or gave up on) these devices, and with `done` that it is complete (a
+   * recovered duplicate run then does nothing). One write.
+   */
+  settle(user: string, jobId: string, devices: readonly string[], done: boolean): Promise<void>;
   badge(user: string): Promise<number>;
   resetBadge(user: string): Promise<void>;
   close(): Promise<void>;

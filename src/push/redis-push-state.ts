@@ -65,12 +65,12 @@ export class RedisPushState implements PushState {
     return { items, badge: Number(fields.get('badge') ?? 0) || 0, settled, done: fields.has('done') };
   }
 
-  async settle(user: string, jobId: string, device: string): Promise<void> {
-    await this.#r.command((r) => r.hset(this.#keys.pushBatch(user, jobId), `settled:${device}`, '1'));
-  }
-
-  async finish(user: string, jobId: string): Promise<void> {
-    await this.#r.command((r) => r.hset(this.#keys.pushBatch(user, jobId), 'done', '1'));
+  async settle(user: string, jobId: string, devices: readonly string[], done: boolean): Promise<void> {
+    const fields: string[] = [];
+    for (const device of devices) fields.push(`settled:${device}`, '1');
+    if (done) fields.push('done', '1');
+    if (fields.length === 0) return;
+    await this.#r.command((r) => r.hset(this.#keys.pushBatch(user, jobId), ...fields));
   }
 
   async badge(user: string): Promise<number> {

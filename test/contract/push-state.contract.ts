@@ -38,7 +38,7 @@ export function pushStateContract(name: string, factory: () => Promise<PushState
       assert.deepEqual(batch?.items[0]?.devices, ['d1', 'd2']);
       assert.equal(batch?.badge, 2);
       assert.equal(batch?.done, false);
-      await state.settle('alice', 'job-1', 'd1');
+      await state.settle('alice', 'job-1', ['d1'], false);
       const again = await state.take('alice', 'job-1');
       assert.deepEqual(
         again?.items.map((i) => i.id),
@@ -47,8 +47,10 @@ export function pushStateContract(name: string, factory: () => Promise<PushState
       );
       assert.deepEqual([...(again?.settled ?? [])], ['d1']);
       assert.equal(await state.take('alice', 'job-2'), undefined, 'nothing left for another job');
-      await state.finish('alice', 'job-1');
-      assert.equal((await state.take('alice', 'job-1'))?.done, true);
+      await state.settle('alice', 'job-1', ['d2'], true);
+      const finished = await state.take('alice', 'job-1');
+      assert.equal(finished?.done, true);
+      assert.deepEqual([...(finished?.settled ?? [])].sort(), ['d1', 'd2']);
       // a message after the take opens a new window
       const next = await state.note('alice', item('m3'));
       assert.deepEqual([next.fresh, next.pending, next.first?.id], [true, 1, 'm3']);

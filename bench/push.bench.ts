@@ -10,6 +10,7 @@
  *    sending one message to each of M offline users at a steady rate; for each, the time from the sender
  *    receiving "Message cached." to the local APNs server (same process) receiving the notification.
  *
+ * `--only=throughput|latency`; PUSH_BENCH_CONCURRENCY (default 256) sets the worker's concurrency.
  * Needs redis-server and openssl on PATH. Prints a table and a JSON line.
  */
 import { fork } from 'node:child_process';
@@ -36,6 +37,8 @@ const quick = process.argv.includes('--quick');
 const JOBS = quick ? 5000 : 20_000;
 const USERS = quick ? 100 : 300;
 const RATE = 30; // messages per second in the latency run
+const CONCURRENCY = Number(process.env['PUSH_BENCH_CONCURRENCY'] ?? 256);
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -152,7 +155,7 @@ async function throughput(): Promise<Record<string, number>> {
     DIM_PUSH_APNS_URL: url,
     DIM_REDIS_URL: redis.url,
     DIM_PUSH_COALESCE_MS: '0',
-    DIM_PUSH_CONCURRENCY: '512',
+    DIM_PUSH_CONCURRENCY: String(CONCURRENCY),
     DIM_PUSH_RATE_PER_SECOND: '100000',
   };
   const config = loadConfig(env, process.cwd());
@@ -285,8 +288,8 @@ const commit = (() => {
     return 'unknown';
   }
 })();
-const t = await throughput();
-const l = await latency();
+const t = only === 'latency' ? {} : await throughput();
+const l = only === 'throughput' ? {} : await latency();
 const meta = {
   date: new Date().toISOString(),
   commit,
@@ -301,7 +304,7 @@ process.stdout.write(
   [
     `push benchmark  ${meta.date}  commit ${commit}  node ${meta.node}  cpus ${meta.cpus}  load ${meta.load}`,
     `APNs client alone (1,000 in flight, one connection): ${t['clientPerSecond']} notifications/s`,
-    `one push worker (BullMQ, concurrency 512), ${JOBS} jobs: ${t['workerPerSecond']} notifications/s over ${t['workerConnections']} connection(s); max in-flight streams ${t['maxInflightStreams']}, limit violations ${t['streamLimitViolations']}`,
+    `one push worker (BullMQ, concurrency ${CONCURRENCY}), ${JOBS} jobs: ${t['workerPerSecond']} notifications/s over ${t['workerConnections']} connection(s); max in-flight streams ${t['maxInflightStreams']}, limit violations ${t['streamLimitViolations']}`,
     `"Message cached." -> APNs request, 1 s window, ${l['messages']} messages at ${RATE}/s: p50 ${l['p50Ms']} ms, p90 ${l['p90Ms']} ms, p99 ${l['p99Ms']} ms, max ${l['maxMs']} ms (${l['notified']} notified)`,
     JSON.stringify({ meta, throughput: t, latency: l }),
     '',

@@ -5,8 +5,8 @@
  * one Redis Cluster slot, as BullMQ's Lua scripts need.
  *
  * Retry policy: `attempts` runs, custom backoff (exponential with jitter, Retry-After honoured: see
- * retryDelay). Completed jobs are kept an hour (their IDs dedup re-adds), failed ones a week for
- * inspection. A worker that dies holding a job loses its lock; after `lockDurationMs` the stalled-job check
+ * retryDelay). The last 1,000 completed jobs are kept (a job re-added after its removal finds its batch
+ * done in PushState and sends nothing), failed ones a week for inspection. A worker that dies holding a job loses its lock; after `lockDurationMs` the stalled-job check
  * of any live worker puts the job back (up to `maxStalledCount` times), and the batch it had taken is
  * resent to the devices not yet recorded as notified.
  */
@@ -68,7 +68,8 @@ export class BullPushQueue implements PushQueue {
       defaultJobOptions: {
         attempts: options.policy.attempts,
         backoff: { type: BACKOFF_TYPE },
-        removeOnComplete: { age: 3600, count: 100_000 },
+        // a re-added job after removal finds its batch done (PushState) and sends nothing
+        removeOnComplete: { count: 1000 },
         removeOnFail: { age: 7 * 24 * 3600 },
       },
     });

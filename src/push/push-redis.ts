@@ -11,7 +11,7 @@ export const PUSH_SCRIPTS = {
   /** Note a message for the user's next notification once; returns {fresh, length, first}. */
   pushNote: { file: 'push-note.lua', numberOfKeys: 3, command: 'dimPushNote' },
   /** Take the pending items into a job's batch (idempotent per job). */
-  pushTake: { file: 'push-take.lua', numberOfKeys: 3, command: 'dimPushTake' },
+  pushTake: { file: 'push-take.lua', numberOfKeys: 4, command: 'dimPushTake2' },
   /** Replace a string value only if it still is the expected one (device lists). */
   compareAndSet: { file: 'compare-and-set.lua', numberOfKeys: 1, command: 'dimCompareAndSet' },
   /** Delete a string key only if it still holds the expected value (device lists). */

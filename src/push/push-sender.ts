@@ -82,7 +82,7 @@ export class PushSender {
     if (batch === undefined || batch.done || batch.items.length === 0) return;
     const now = this.#now();
     const devices = new Map<string, DeviceToken>();
-    for (const device of await this.#o.devices.list(user))
+    for (const device of batch.devices ?? (await this.#o.devices.list(user)))
       if (!isExpired(device, now)) devices.set(deviceKey(device.token), device);
     const wanted = new Set(batch.items.flatMap((item) => item.devices));
     const targets = [...wanted].filter((key) => !batch.settled.has(key) && devices.has(key));

@@ -1,3 +1,5 @@
+import type { DeviceToken } from './device-token.ts';
+
 /**
  * The push notification state of each user: badge count, the messages waiting in the coalescing window,
  * and the batch each push job took (with the devices it has notified, so a retried or recovered job
@@ -35,6 +37,11 @@ export interface PushBatch {
   /** Device keys already notified (or given up on) by this job. */
   readonly settled: ReadonlySet<string>;
   readonly done: boolean;
+  /**
+   * The user's devices read in the same step, when the implementation can (Redis: same hash slot);
+   * undefined: ask the device store.
+   */
+  readonly devices?: readonly DeviceToken[] | undefined;
 }
 
 export interface PushStateOptions {

@@ -2,9 +2,23 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { toDevice } from './device-token.ts';
+import type { DeviceToken } from './device-token.ts';
 import { PushRedis } from './push-redis.ts';
 import { decodeItem, encodeItem, PUSH_STATE_DEFAULTS } from './push-state.ts';
 import type { NoteResult, PendingItem, PushBatch, PushState, PushStateOptions } from './push-state.ts';
+
+/** The device list as RedisDeviceStore writes it; undefined (ask the store) when unreadable. */
+function parseDeviceList(raw: string | null): DeviceToken[] | undefined {
+  if (raw === null) return [];
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (!Array.isArray(value)) return undefined;
+    return value.map(toDevice).filter((d): d is DeviceToken => d !== undefined);
+  } catch {
+    return undefined;
+  }
+}
 
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
@@ -42,11 +56,11 @@ export class RedisPushState implements PushState {
 
   async take(user: string, jobId: string): Promise<PushBatch | undefined> {
     const k = this.#keys;
-    const flat = (await this.#r.script(
+    const [devicesJson, flat] = (await this.#r.script(
       'pushTake',
-      [k.pushPending(user), k.pushBatch(user, jobId), k.pushBadge(user)],
+      [k.pushPending(user), k.pushBatch(user, jobId), k.pushBadge(user), k.pushDevices(user)],
       [this.#o.batchTtlMs],
-    )) as string[];
+    )) as [string | null, string[]];
     if (flat.length === 0) return undefined;
     const fields = new Map<string, string>();
     for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string);
@@ -62,7 +76,13 @@ export class RedisPushState implements PushState {
       .filter((i): i is PendingItem => i !== undefined);
     const settled = new Set<string>();
     for (const field of fields.keys()) if (field.startsWith('settled:')) settled.add(field.slice(8));
-    return { items, badge: Number(fields.get('badge') ?? 0) || 0, settled, done: fields.has('done') };
+    return {
+      items,
+      badge: Number(fields.get('badge') ?? 0) || 0,
+      settled,
+      done: fields.has('done'),
+      devices: parseDeviceList(devicesJson),
+    };
   }
 
   async settle(user: string, jobId: string, devices: readonly string[], done: boolean): Promise<void> {

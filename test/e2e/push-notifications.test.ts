@@ -299,3 +299,34 @@ pushSuite('embedded engine, in-process queue', async (push) => {
   const station = await startTestStation({ env: { ...push.env, ...PUSH_ENV } });
   return { station, backend: station.node.backend, dispose: () => station.close() };
 });
+
+describe('token reports with an external announcer bot named in ANS', { timeout: 60_000 }, () => {
+  it('a report to apns@anywhere goes to the bot; reports to the station are still kept here', async () => {
+    const directory = new KeyDirectory();
+    const bot = createUserIdentity({ kind: 'mkm-ecc', name: 'announcer', now: now() });
+    const alice = createUserIdentity({ kind: 'eth', name: 'alice', now: now() });
+    directory.add(bot);
+    directory.add(alice);
+    const station = await startTestStation({ env: { DIM_ANS: `apns=${bot.id.string}` } });
+    const clients: DimClient[] = [];
+    try {
+      const b = await connectClient(station.port, 'mtp', bot, directory);
+      const a = await connectClient(station.port, 'mtp', alice, directory);
+      clients.push(b, a);
+      await b.handshake();
+      await a.handshake();
+      const mark = b.mark();
+      const report = { title: 'apns', device_token: randomApnsToken(), topic: TEST_TOPIC };
+      const sent = await a.sendCommand('report', report, 'apns@anywhere');
+      const got = await b.waitForMessage((m) => m.sender.isSameAs(alice.id), 5000, { since: mark });
+      assert.equal(got.content.dict['title'], 'apns');
+      assert.equal((await a.waitReceipt(sent, 5000))?.text, 'Message delivered.');
+      const direct = await a.sendCommand('report', { ...report, device_token: randomApnsToken() });
+      assert.equal((await a.waitReceipt(direct, 5000))?.text, 'Device token received.');
+      assert.equal((await station.node.push?.devices.list(alice.id.string))?.length, 1);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await station.close();
+    }
+  });
+});

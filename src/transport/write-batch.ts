@@ -6,15 +6,21 @@
  * `writev` system call instead of one `write` each. On loopback every write also runs the receiver's TCP
  * path inside the writer's syscall, so fewer writes is fewer kernel entries on both sides.
  *
- * The delay is bounded by the turn itself (no timer): an idle process flushes at once.
+ * The delay is bounded (no timer): by the turn itself, and by MAX_BATCH_MS within a long turn (a process that
+ * was descheduled and then reads many messages in one turn sends what it has every millisecond instead of
+ * holding everything to the end of the turn).
  */
 import type { Writable } from 'node:stream';
 
 /** What is needed of a socket (net.Socket, or any Writable). */
 type Corkable = Pick<Writable, 'cork' | 'uncork' | 'writableCorked'>;
 
+/** A batch open longer than this (a long turn: many messages arrived at once) is flushed early. */
+const MAX_BATCH_MS = 1;
+
 let corked: Corkable[] = [];
 let scheduled = false;
+let openedAt = 0;
 
 function flush(): void {
   scheduled = false;
@@ -28,8 +34,10 @@ function flush(): void {
  * module leaves sockets corked between calls). Write to it after calling this.
  */
 export function corkForTurn(socket: Corkable): void {
+  if (corked.length > 0 && performance.now() - openedAt > MAX_BATCH_MS) flush();
   if (socket.writableCorked > 0) return;
   socket.cork();
+  if (corked.length === 0) openedAt = performance.now();
   corked.push(socket);
   if (!scheduled) {
     scheduled = true;

@@ -67,3 +67,31 @@ describe('write batching per event-loop turn', () => {
     assert.equal(a.stream.writableFinished, true);
   });
 });
+
+describe('write batching: a long turn', () => {
+  it('a batch open for more than a millisecond is flushed at the next write', async () => {
+    const a = {
+      calls: [] as string[][],
+      stream: undefined as unknown as Writable,
+    };
+    a.stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        a.calls.push([chunk.toString()]);
+        cb();
+      },
+      writev(chunks, cb) {
+        a.calls.push(chunks.map((c) => (c.chunk as Buffer).toString()));
+        cb();
+      },
+    });
+    corkForTurn(a.stream);
+    a.stream.write('early');
+    const until = performance.now() + 3;
+    while (performance.now() < until); // a turn busy for 3 ms
+    corkForTurn(a.stream);
+    a.stream.write('late');
+    assert.deepEqual(a.calls, [['early']], 'the early write left before the late one was batched');
+    await nextTurn();
+    assert.deepEqual(a.calls, [['early'], ['late']]);
+  });
+});

@@ -5,7 +5,6 @@
  * release the backend.
  */
 import type { Logger } from 'pino';
-import { BusInboundSink } from '../bus/bus-inbound-sink.ts';
 import type { StationConfig } from '../config/station-config.ts';
 import { Dispatcher } from '../dispatch/dispatcher.ts';
 import { StationCommands } from '../dispatch/station-commands.ts';
@@ -15,6 +14,8 @@ import type { StationIdentity } from '../identity/station-identity.ts';
 import { StationMessenger } from '../identity/station-messenger.ts';
 import { IdentityDirectory } from '../storage/identity-directory.ts';
 import { StorageWorker } from '../storage/storage-worker.ts';
+import { BusInboundSink } from '../streams/bus-inbound-sink.ts';
+import { StationStreams } from '../streams/station-streams.ts';
 import type { Backend } from './backend.ts';
 
 export type Role = 'gateway' | 'dispatcher' | 'storage';
@@ -62,12 +63,11 @@ export class StationNode {
     // The station knows itself: its meta and visa are answered like any other user's.
     await this.directory.acceptMeta(identity.id, identity.meta);
     await this.directory.acceptDocument(identity.visa, Date.now() / 1000);
-    const shards = config.shards;
+    const streams = new StationStreams(backend.keys, config.shards);
     if (roles.includes('storage')) {
       this.#storage = new StorageWorker({
         bus: backend.bus,
-        keys: backend.keys,
-        shards,
+        streams,
         inbox: backend.inbox,
         consumerName: instanceName,
         claimIdleMs: config.busClaimIdleMs,
@@ -84,8 +84,7 @@ export class StationNode {
       });
       this.#dispatcher = new Dispatcher({
         bus: backend.bus,
-        keys: backend.keys,
-        shards,
+        streams,
         registry: backend.registry,
         accounts: backend.accounts,
         messenger: this.messenger,
@@ -98,7 +97,7 @@ export class StationNode {
       this.#dispatcher.start();
     }
     if (!roles.includes('gateway')) return undefined;
-    const sink = new BusInboundSink(backend.bus, backend.keys, shards);
+    const sink = new BusInboundSink(backend.bus, streams);
     this.gateway = new Gateway({
       gatewayId: instanceName,
       config,
@@ -110,7 +109,7 @@ export class StationNode {
     });
     this.#delivery = new DeliveryConsumer({
       bus: backend.bus,
-      keys: backend.keys,
+      streams,
       gateway: this.gateway,
       sink,
       logger: this.#log,

@@ -12,14 +12,16 @@ import { DeliveryConsumer } from '../gateway/delivery-consumer.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import type { StationIdentity } from '../identity/station-identity.ts';
 import { StationMessenger } from '../identity/station-messenger.ts';
+import { PushService } from '../push/push-service.ts';
+import type { PushProviders, DeliveryEvent } from '../push/push-sender.ts';
 import { IdentityDirectory } from '../storage/identity-directory.ts';
 import { StorageWorker } from '../storage/storage-worker.ts';
 import { BusInboundSink } from '../streams/bus-inbound-sink.ts';
 import { StationStreams } from '../streams/station-streams.ts';
 import type { Backend } from './backend.ts';
 
-export type Role = 'gateway' | 'dispatcher' | 'storage';
-export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage'];
+export type Role = 'gateway' | 'dispatcher' | 'storage' | 'push';
+export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'push'];
 
 export interface StationNodeOptions {
   readonly config: StationConfig;
@@ -31,6 +33,8 @@ export interface StationNodeOptions {
   readonly logger: Logger;
   /** Gateway heartbeat period (ms, default 5000). */
   readonly heartbeatMs?: number;
+  /** Push providers replacing the configured ones, and a delivery observer (tests, benchmarks). */
+  readonly push?: { readonly providers?: PushProviders; readonly onDelivery?: (e: DeliveryEvent) => void };
 }
 
 export class StationNode {
@@ -42,6 +46,7 @@ export class StationNode {
   #delivery: DeliveryConsumer | undefined;
   #dispatcher: Dispatcher | undefined;
   #storage: StorageWorker | undefined;
+  push: PushService | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -75,12 +80,31 @@ export class StationNode {
       });
       this.#storage.start();
     }
+    if (roles.includes('dispatcher') || roles.includes('push')) {
+      const redis = (backend as { redis?: import('ioredis').Redis }).redis;
+      this.push = new PushService({
+        config: config.push,
+        engine:
+          backend.kind === 'redis' && redis !== undefined && config.redisUrl !== undefined
+            ? { kind: 'redis', redis, url: config.redisUrl }
+            : { kind: 'memory' },
+        keys: backend.keys,
+        accounts: backend.accounts,
+        directory: this.directory,
+        produce: roles.includes('dispatcher'),
+        consume: roles.includes('push'),
+        logger: this.#log,
+        ...this.#o.push,
+      });
+      this.push.start();
+    }
     if (roles.includes('dispatcher')) {
       const commands = new StationCommands({
         stationId: identity.id,
         directory: this.directory,
         accounts: backend.accounts,
         ans: config.ans,
+        push: this.push?.registrar,
       });
       this.#dispatcher = new Dispatcher({
         bus: backend.bus,
@@ -91,6 +115,7 @@ export class StationNode {
         messenger: this.messenger,
         commands,
         isGatewayAlive: (id) => backend.isGatewayAlive(id),
+        push: this.push?.hook,
         consumerName: instanceName,
         claimIdleMs: config.busClaimIdleMs,
         logger: this.#log,
@@ -144,6 +169,7 @@ export class StationNode {
       await this.#delivery?.close();
       await this.#dispatcher?.close();
       await this.#storage?.close();
+      await this.push?.close();
       await this.#o.backend.close();
       this.#log.info({ code: 'NODE_CLOSED' }, 'station node stopped');
     })();

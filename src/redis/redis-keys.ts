@@ -62,6 +62,21 @@ export interface RedisKeys {
   documentTimes(id: string): string;
   /** Hash: terminal ('' for none) → the stored login's time (seconds). */
   loginTimes(id: string): string;
+
+  // Push notifications (src/push/): every per-user key carries the user as hash tag, so that the push
+  // scripts (push-note.lua, push-take.lua) touch one cluster slot.
+  /** String: the user's device tokens (JSON list, newest first). */
+  pushDevices(user: string): string;
+  /** String with a TTL: marks a message (signature digest) as noted for push (dispatcher retries). */
+  pushSeen(user: string, sigDigest: string): string;
+  /** List: messages waiting for the user's next notification (coalescing window). */
+  pushPending(user: string): string;
+  /** String: the user's badge count (unread messages since the last login / report online). */
+  pushBadge(user: string): string;
+  /** Hash: the batch a push job took, and which devices it has notified. */
+  pushBatch(user: string, jobId: string): string;
+  /** BullMQ key prefix of the push queue: one hash tag, so every queue key is in one cluster slot. */
+  pushQueuePrefix(): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -124,5 +139,12 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     inboxDelivered: (user) => `${p}inbox:{${user}}:delivered`,
     documentTimes: (id) => `${p}documents:${id}:times`,
     loginTimes: (id) => `${p}login:${id}:times`,
+
+    pushDevices: (user) => `${p}push:{${user}}:devices`,
+    pushSeen: (user, sigDigest) => `${p}push:{${user}}:seen:${sigDigest}`,
+    pushPending: (user) => `${p}push:{${user}}:pending`,
+    pushBadge: (user) => `${p}push:{${user}}:badge`,
+    pushBatch: (user, jobId) => `${p}push:{${user}}:batch:${jobId}`,
+    pushQueuePrefix: () => `{${p}push}`,
   };
 }

@@ -27,7 +27,7 @@ export interface LimitsConfig {
   // ---- hardening (issue 13) ----
   /** After `DIM!`, the stored backlog waits for the client's first message at most this long. */
   readonly backlogDelayMs: number;
-  /** A started frame must complete within this plus its length at `minBytesPerSecond` (else FRAME_TIMEOUT). */
+  /** A frame incomplete for longer must keep arriving at `minBytesPerSecond` (else TOO_SLOW). */
   readonly frameTimeoutMs: number;
   /** Slowest accepted arrival of a frame's bytes (slowloris), in bytes per second. */
   readonly minBytesPerSecond: number;

@@ -148,14 +148,9 @@ const entries = [
   },
   { code: 'IDLE_TIMEOUT', meaning: 'No bytes for the idle timeout.', client: 'close', level: 'info' },
   {
-    code: 'FRAME_TIMEOUT',
-    meaning: 'A started frame was not completed within the frame deadline.',
-    client: 'close',
-    level: 'warn',
-  },
-  {
     code: 'TOO_SLOW',
-    meaning: 'A partial frame arrives slower than the minimum byte rate (slowloris).',
+    meaning:
+      'A frame still incomplete after the frame timeout arrives slower than the minimum byte rate (slowloris).',
     client: 'close',
     level: 'warn',
   },

@@ -94,9 +94,7 @@ export class Gateway {
     const address = await this.#listener.listen();
     this.#log.info(
       { code: 'GATEWAY_LISTENING', ...address, tls: this.#tls !== undefined },
-      this.#tls === undefined
-        ? 'gateway listening (MTP and WebSocket)'
-        : 'gateway listening (MTP and WebSocket, plain and over TLS)',
+      `gateway listening on ${address.address}:${address.port} (MTP and WebSocket${this.#tls === undefined ? '' : ', plain and over TLS'})`,
     );
     return address;
   }

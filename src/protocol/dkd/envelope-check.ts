@@ -74,6 +74,10 @@ function checkIdList(field: string, value: unknown, max: number, allowObjects: b
 export function checkEnvelope(message: ReliableMessage, nowSeconds: number): void {
   const dict = message.dict;
   checkTime(dict['time'], nowSeconds);
+  for (const field of ['sender', 'receiver', 'group'] as const) {
+    const id = dict[field];
+    if (id !== undefined && id !== null && typeof id !== 'string') throw bad(field, 'is not an ID string');
+  }
   const type = dict['type'];
   if (type !== undefined && type !== null && parseContentType(type) === undefined)
     throw bad('type', 'is not a content type (0..255)');

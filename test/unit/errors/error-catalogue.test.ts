@@ -67,6 +67,10 @@ describe('error catalogue', () => {
     assert.ok(heading >= 0, 'README.md has an "## Error codes" section');
     const next = readme.indexOf('\n## ', heading + 5);
     const section = readme.slice(heading, next < 0 ? undefined : next);
-    assert.deepEqual(cells(section), cells(renderErrorTable()), `the README table must be:\n\n${renderErrorTable()}\n`);
+    assert.deepEqual(
+      cells(section),
+      cells(renderErrorTable()),
+      `the README table must be:\n\n${renderErrorTable()}\n`,
+    );
   });
 });

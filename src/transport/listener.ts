@@ -376,10 +376,21 @@ export class StationListener {
     raw.on('end', () => carrier.push(null));
     raw.on('close', () => carrier.destroy());
     const secure = new TLSSocket(carrier as unknown as Socket, { isServer: true, secureContext: context });
+    let established = false;
+    let failed = false;
+    secure.once('secure', () => (established = true));
     secure.on('error', (err: Error) => {
-      if (conn.stage !== 'channel') this.#drop(conn, 'TLS_ERROR', err.message);
+      if (conn.stage === 'channel' || failed) return;
+      failed = true;
+      this.#drop(conn, 'TLS_ERROR', `TLS handshake failed: ${err.message}`);
     });
-    secure.on('close', () => raw.destroy());
+    secure.on('close', () => {
+      if (!established && !failed) {
+        failed = true;
+        this.#drop(conn, 'TLS_ERROR', 'the client closed during the TLS handshake (certificate not trusted?)');
+      }
+      raw.destroy();
+    });
     conn.socket = secure;
     conn.tls = true;
     conn.buffer = EMPTY;

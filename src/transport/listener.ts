@@ -387,7 +387,11 @@ export class StationListener {
     secure.on('close', () => {
       if (!established && !failed) {
         failed = true;
-        this.#drop(conn, 'TLS_ERROR', 'the client closed during the TLS handshake (certificate not trusted?)');
+        this.#drop(
+          conn,
+          'TLS_ERROR',
+          'the client closed during the TLS handshake (certificate not trusted?)',
+        );
       }
       raw.destroy();
     });

@@ -27,7 +27,7 @@ describe('deployment files', () => {
   it('docker-compose config passes; every service restarts, stations wait for a healthy Redis, HAProxy for healthy gateways', () => {
     const config = composeConfig();
     const services = config.slice(config.indexOf('services:'), config.indexOf('\nvolumes:'));
-    const blocks = services.split(/\n  (?=[a-z0-9-]+:\n)/).slice(1);
+    const blocks = services.split(/\n {2}(?=[a-z0-9-]+:\n)/).slice(1);
     const byName = new Map(blocks.map((b) => [b.slice(0, b.indexOf(':')), b]));
     assert.deepEqual([...byName.keys()].sort(), [
       'dispatcher',

@@ -21,7 +21,7 @@ export interface BacklogPage {
   readonly connId: string;
   /** The drain's `until`: the same for every page of one drain. */
   readonly until: number;
-  readonly messages: ReadonlyArray<{ readonly json: string }>;
+  readonly messages: ReadonlyArray<{ readonly msg: string }>;
 }
 
 /** The visa to attach for `sender`: the one of its terminal, else the newest. */
@@ -62,7 +62,7 @@ export class BacklogAttachments {
       }
     }
     const out: string[] = [];
-    for (const { json } of page.messages) {
+    for (const { msg: json } of page.messages) {
       const sender = senderOf(json);
       if (sender === undefined || seen.has(sender) || seen.size >= MAX_SENDERS_PER_DRAIN) {
         out.push(json);

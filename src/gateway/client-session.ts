@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LimitsConfig } from '../config/station-config.ts';
-import type { InboundSink, MessageOrigin } from '../bus/inbound-sink.ts';
+import type { InboundSink, MessageOrigin } from '../streams/inbound-sink.ts';
 import type { StationMessenger } from '../identity/station-messenger.ts';
 import { attachedMeta, attachedVisa } from '../protocol/dkd/attachments.ts';
 import type { Content } from '../protocol/dkd/content.ts';
@@ -41,7 +41,7 @@ import type { ChannelHandler, ClientChannel, CloseInfo } from '../transport/clie
 import { BoundLogger, type TransportLogger } from '../transport/transport-logger.ts';
 import { HeldMessages } from './held-messages.ts';
 import { handleSessionCommand } from './session-commands.ts';
-import type { CommandHost, HandledCommand } from './session-commands.ts';
+import type { CommandHost } from './session-commands.ts';
 import { addressedToAnotherStation, againReply, answerHandshake } from './session-handshake.ts';
 import type { HandshakeHost } from './session-handshake.ts';
 import { Rejection, buildRefusalReceipt, refusalOrigin, refusalText } from './session-refusals.ts';
@@ -316,18 +316,21 @@ export class ClientSession implements ChannelHandler {
       return SETTLED;
     }
     if (this.#state !== 'bound') return this.#hold(message);
-    let handled: HandledCommand | undefined;
-    if (content !== undefined) handled = handleSessionCommand(this.#commandHost, message, content);
-    const settled = this.#publish(message, this.#origin(handled));
+    // login / report change the session here; the dispatcher still records logins (with `content`)
+    if (content !== undefined) handleSessionCommand(this.#commandHost, message, content);
+    const settled = this.#publish(message, this.#origin(), content);
     if (!replay) this.#openBacklog('first-message');
     return settled;
   }
 
-  /** Hand to the sink now (stage 1 ends when the publish is issued); settles when durable. */
-  #publish(message: ReliableMessage, origin: MessageOrigin): Settlement {
+  /**
+   * Hand to the sink now (stage 1 ends when the publish is issued); settles when durable. `content`: what
+   * was decrypted here, so that the dispatcher does not decrypt it again.
+   */
+  #publish(message: ReliableMessage, origin: MessageOrigin, content?: Content): Settlement {
     let published: Promise<void>;
     try {
-      published = this.#deps.sink.publish(message, origin);
+      published = this.#deps.sink.publish(message, origin, content);
     } catch (err) {
       published = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -526,14 +529,13 @@ export class ClientSession implements ChannelHandler {
 
   // ---- replies and refusals ----------------------------------------------------------------------------
 
-  #origin(handled?: HandledCommand): MessageOrigin {
+  #origin(): MessageOrigin {
     const user = this.#user as ID;
     return {
       gatewayId: this.#deps.gatewayId,
       connId: this.channel.id,
       user: user.naked().string,
       terminal: this.#terminal,
-      ...(handled === undefined ? {} : { handled }),
     };
   }
 

@@ -62,6 +62,8 @@ export function handleSessionCommand(
     host.setActive(false);
     return 'report';
   }
+  // device-token reports (apns / c2dm) are answered by the dispatcher's station commands
+  if (report.title === 'apns' || report.title === 'c2dm') return undefined;
   if (host.isForStation(message.receiver)) {
     host.sendReceipt(message, 'Command not support.', {
       content,

@@ -5,6 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import {
+  NeighbourListError,
+  mergeNeighbours,
+  parseNeighbourObjects,
+  parseNeighbourString,
+  parseStationsFile,
+} from '../federation/neighbour-list.ts';
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
 import { DEFAULT_LIMITS } from './station-config.ts';
 import type { LimitsConfig, LogLevel, ProxyProtocolMode, StationConfig } from './station-config.ts';
 
@@ -127,6 +135,7 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     for (const [name, id] of Object.entries(ansValue)) ans[name] = String(id);
   }
   const instanceName = pick('DIM_INSTANCE_NAME', 'instanceName');
+  const neighbors = loadNeighbours(fromEnv, file, cwd);
   const busClaimIdleMs = pick('DIM_BUS_CLAIM_IDLE_MS', 'busClaimIdleMs');
   return {
     host: String(pick('DIM_HOST', 'host') ?? '0.0.0.0'),
@@ -154,5 +163,37 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     busClaimIdleMs:
       busClaimIdleMs === undefined ? undefined : positiveInt('DIM_BUS_CLAIM_IDLE_MS', busClaimIdleMs),
     limits: limits as unknown as LimitsConfig,
+    neighbors,
+    federationQueueLimit: positiveInt(
+      'DIM_FEDERATION_QUEUE_LIMIT',
+      pick('DIM_FEDERATION_QUEUE_LIMIT', 'federationQueueLimit') ?? 10_000,
+    ),
+    federationMaxBackoffMs: positiveInt(
+      'DIM_FEDERATION_MAX_BACKOFF_MS',
+      pick('DIM_FEDERATION_MAX_BACKOFF_MS', 'federationMaxBackoffMs') ?? 30_000,
+    ),
   };
+}
+
+/** Neighbours: config file `neighbors`, then `DIM_STATIONS_FILE` (`stationsFile`), then `DIM_NEIGHBORS`. */
+function loadNeighbours(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+  cwd: string,
+): NeighbourSpec[] {
+  try {
+    const lists: NeighbourSpec[][] = [];
+    if (file['neighbors'] !== undefined) lists.push(parseNeighbourObjects(file['neighbors'], 'neighbors'));
+    const stationsFile = fromEnv('DIM_STATIONS_FILE') ?? file['stationsFile'];
+    if (stationsFile !== undefined) {
+      const path = resolve(cwd, String(stationsFile));
+      lists.push(parseStationsFile(readConfigFile(path), `DIM_STATIONS_FILE ${path}`));
+    }
+    const env = fromEnv('DIM_NEIGHBORS');
+    if (env !== undefined) lists.push(parseNeighbourString(env));
+    return mergeNeighbours(lists);
+  } catch (err) {
+    if (err instanceof NeighbourListError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

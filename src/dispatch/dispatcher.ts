@@ -28,6 +28,7 @@ import type { RedisKeys } from '../redis/redis-keys.ts';
 import { shardOf } from '../redis/redis-keys.ts';
 import type { SessionRecord, SessionRegistry } from '../registry/session-registry.ts';
 import type { AccountStore } from '../storage/account-store.ts';
+import type { FederationRouter } from '../federation/federation-router.ts';
 import type { StationCommands, StationReply } from './station-commands.ts';
 
 export interface DispatcherOptions {
@@ -47,6 +48,8 @@ export interface DispatcherOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
+  /** Neighbour stations (src/federation): forwarding, broadcasts, roaming, queries. */
+  readonly federation?: FederationRouter;
 }
 
 export const DISPATCH_GROUP = 'dispatcher';
@@ -115,15 +118,23 @@ export class Dispatcher {
     const now = this.#now();
     if (messenger.isForStation(receiver)) {
       const content = this.#open(message);
-      if (content !== undefined)
+      if (content !== undefined) {
         await this.#reply(await commands.process(message, content, now / 1000), origin);
+        await this.#o.federation?.afterLocal(message, content);
+      }
       return;
     }
     if (receiver.equals(EVERYONE) || receiver.equals(EVERY_STATION)) {
+      const fed = this.#o.federation;
+      if (fed !== undefined && !(await fed.acceptBroadcast(message))) return; // cycled or seen
       const content = this.#open(message);
-      if (content !== undefined)
-        await this.#reply(await commands.process(message, content, now / 1000), origin);
-      // Neighbour stations: forwarding is not configured in this deployment (no neighbours).
+      if (content !== undefined) {
+        const replies = await commands.process(message, content, now / 1000);
+        // a broadcast a neighbour relayed: its sender hears from its own station, not from every station
+        if (origin.user === message.sender.naked().string) await this.#reply(replies, origin);
+        await fed?.afterLocal(message, content);
+      }
+      await fed?.forwardBroadcast(message);
       return;
     }
     if (receiver.isBroadcast) {
@@ -190,6 +201,17 @@ export class Dispatcher {
     const json = JSON.stringify(relayed.dict);
     const user = target.naked().string;
     const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
+    const via = sessions.length === 0 ? await this.#o.federation?.routeUser(message, target) : undefined;
+    if (via !== undefined) {
+      if (message.sender.isStation) return;
+      const receipt = this.#receiptReply(message, 'Message redirected.', {
+        template: 'Message redirected to ${did} via ${station}.',
+        replacements: { did: target.string, station: via },
+        extra: { neighbor: via },
+      });
+      await this.#publish(await this.#pack([receipt], origin));
+      return;
+    }
     const store: StoreMessageEntry = {
       kind: 'store',
       user,

@@ -15,10 +15,16 @@ import type { StationIdentity } from '../identity/station-identity.ts';
 import { StationMessenger } from '../identity/station-messenger.ts';
 import { IdentityDirectory } from '../storage/identity-directory.ts';
 import { StorageWorker } from '../storage/storage-worker.ts';
+import { Bridge } from '../federation/bridge.ts';
+import { FederationRouter } from '../federation/federation-router.ts';
+import { MemoryFederationStore } from '../federation/federation-store.ts';
+import type { FederationStore } from '../federation/federation-store.ts';
+import { RedisFederationStore } from '../federation/redis-federation-store.ts';
 import type { Backend } from './backend.ts';
+import type { RedisBackend } from './redis-backend.ts';
 
-export type Role = 'gateway' | 'dispatcher' | 'storage';
-export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage'];
+export type Role = 'gateway' | 'dispatcher' | 'storage' | 'bridge';
+export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'bridge'];
 
 export interface StationNodeOptions {
   readonly config: StationConfig;
@@ -41,6 +47,9 @@ export class StationNode {
   #delivery: DeliveryConsumer | undefined;
   #dispatcher: Dispatcher | undefined;
   #storage: StorageWorker | undefined;
+  /** Neighbour links (the `bridge` role, when neighbours are configured). */
+  bridge: Bridge | undefined;
+  #federationStore: FederationStore | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -82,7 +91,9 @@ export class StationNode {
         accounts: backend.accounts,
         ans: config.ans,
       });
+      const federation = this.#federation();
       this.#dispatcher = new Dispatcher({
+        ...(federation === undefined ? {} : { federation }),
         bus: backend.bus,
         keys: backend.keys,
         shards,
@@ -97,8 +108,24 @@ export class StationNode {
       });
       this.#dispatcher.start();
     }
-    if (!roles.includes('gateway')) return undefined;
     const sink = new BusInboundSink(backend.bus, backend.keys, shards);
+    if (roles.includes('bridge') && config.neighbors.length > 0) {
+      this.bridge = new Bridge({
+        identity,
+        neighbours: config.neighbors,
+        trustedStations: new Set(config.trustedStations),
+        store: this.#fedStore(),
+        bus: backend.bus,
+        keys: backend.keys,
+        sink,
+        directory: this.directory,
+        instanceName,
+        maxBackoffMs: config.federationMaxBackoffMs,
+        logger: this.#log,
+      });
+      await this.bridge.start();
+    }
+    if (!roles.includes('gateway')) return undefined;
     this.gateway = new Gateway({
       gatewayId: instanceName,
       config,
@@ -135,12 +162,41 @@ export class StationNode {
     return this.gateway.start();
   }
 
+  #fedStore(): FederationStore {
+    const backend = this.#o.backend;
+    this.#federationStore ??=
+      backend.kind === 'redis'
+        ? new RedisFederationStore((backend as RedisBackend).redis, backend.keys)
+        : new MemoryFederationStore();
+    return this.#federationStore;
+  }
+
+  /** The dispatcher's federation router, when neighbours are configured. */
+  #federation(): FederationRouter | undefined {
+    const { config, backend, identity } = this.#o;
+    if (config.neighbors.length === 0) return undefined;
+    return new FederationRouter({
+      self: identity.id,
+      neighbours: config.neighbors.map((n) => n.id),
+      store: this.#fedStore(),
+      bus: backend.bus,
+      keys: backend.keys,
+      queueLimit: config.federationQueueLimit,
+      accounts: backend.accounts,
+      inbox: backend.inbox,
+      directory: this.directory,
+      messenger: this.messenger,
+      logger: this.#log,
+    });
+  }
+
   /** Ordered drain; idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#heartbeat);
       await this.gateway?.close();
       await this.#delivery?.close();
+      await this.bridge?.close();
       await this.#dispatcher?.close();
       await this.#storage?.close();
       await this.#o.backend.close();

@@ -70,7 +70,8 @@ type RejectCode =
   | 'VERIFY_KEY_NOT_FOUND'
   | 'SENDER_MISMATCH'
   | 'HELD_QUEUE_FULL'
-  | 'IDENTITY_CONFLICT';
+  | 'IDENTITY_CONFLICT'
+  | 'FORGED_RELAY';
 
 class Rejection extends Error {
   readonly code: RejectCode;
@@ -271,14 +272,18 @@ export class ClientSession implements ChannelHandler {
     await this.#acceptAttachments(message);
     const bound = this.#state === 'bound' ? this.#user : undefined;
     const fromBoundUser = bound !== undefined && message.sender.isSameAs(bound);
-    if (bound !== undefined && !fromBoundUser && !deps.trustedStations.has(bound.naked().string)) {
+    // A station session may relay other senders' messages (federation): trusted stations unverified,
+    // any other station verified against the original sender's keys (a station-type ID proves nothing).
+    const relay = bound !== undefined && !fromBoundUser;
+    const trusted = relay && deps.trustedStations.has(bound.naked().string);
+    if (relay && !trusted && !bound.isStation) {
       throw new Rejection(
         'SENDER_MISMATCH',
         'Message rejected: sender does not match the logged-in user.',
         true,
       );
     }
-    const needsVerify = !fromBoundUser || deps.verifyAllMessages;
+    const needsVerify = (!fromBoundUser && !trusted) || deps.verifyAllMessages;
     if (needsVerify) {
       const keys = await deps.directory.verifyKeys(message.sender);
       if (keys.length === 0) {
@@ -286,8 +291,10 @@ export class ClientSession implements ChannelHandler {
         if (bound === undefined) return this.#hold(message);
         throw new Rejection('VERIFY_KEY_NOT_FOUND', 'Message rejected: sender keys not found.', true);
       }
-      if (!verifyMessage(message, keys))
+      if (!verifyMessage(message, keys)) {
+        if (relay) throw new Rejection('FORGED_RELAY', 'Relayed message refused: forged signature.', true);
         throw new ProtocolError('SIGNATURE_INVALID', 'signature does not verify');
+      }
     }
     const forStation = deps.messenger.isForStation(message.receiver);
     const toEveryone = message.receiver.equals(EVERYONE) || message.receiver.equals(EVERY_STATION);
@@ -298,7 +305,7 @@ export class ClientSession implements ChannelHandler {
       return SETTLED;
     }
     if (this.#state !== 'bound') return this.#hold(message);
-    if (content !== undefined) {
+    if (content !== undefined && !relay) {
       const handled = this.#sessionCommand(message, content);
       if (handled !== undefined) return this.#publish(message, this.#origin(handled));
     }

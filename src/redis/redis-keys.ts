@@ -59,6 +59,18 @@ export interface RedisKeys {
   documentTimes(id: string): string;
   /** Hash: terminal ('' for none) → the stored login's time (seconds). */
   loginTimes(id: string): string;
+
+  // Federation (src/federation): neighbour queues and their bookkeeping, one hash tag per neighbour
+  /** Stream: messages waiting to go to a neighbour station (consumed by the bridge that owns its link). */
+  federationQueue(neighbour: string): string;
+  /** Sorted set: signatures queued for a neighbour (member = `<receiver> <sig>`, score = queued at, ms). */
+  federationQueued(neighbour: string): string;
+  /** String with a TTL: the bridge process that owns the link to a neighbour. */
+  federationLinkOwner(neighbour: string): string;
+  /** Hash: neighbour → its link state JSON (inspection). */
+  federationLinks(): string;
+  /** String with a TTL: a broadcast (or neighbour query) already handled here (dedup across the mesh). */
+  federationSeen(key: string): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -120,5 +132,11 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     inboxMarked: (user) => `${p}inbox:{${user}}:marked`,
     documentTimes: (id) => `${p}documents:${id}:times`,
     loginTimes: (id) => `${p}login:${id}:times`,
+
+    federationQueue: (neighbour) => `${p}fed:{${neighbour}}:queue`,
+    federationQueued: (neighbour) => `${p}fed:{${neighbour}}:queued`,
+    federationLinkOwner: (neighbour) => `${p}fed:{${neighbour}}:owner`,
+    federationLinks: () => `${p}fed:links`,
+    federationSeen: (key) => `${p}fed:seen:${key}`,
   };
 }

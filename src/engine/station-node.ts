@@ -19,6 +19,7 @@ import { Bridge } from '../federation/bridge.ts';
 import { FederationRouter } from '../federation/federation-router.ts';
 import { MemoryFederationStore } from '../federation/federation-store.ts';
 import type { FederationStore } from '../federation/federation-store.ts';
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
 import { RedisFederationStore } from '../federation/redis-federation-store.ts';
 import type { Backend } from './backend.ts';
 import type { RedisBackend } from './redis-backend.ts';
@@ -109,10 +110,10 @@ export class StationNode {
       this.#dispatcher.start();
     }
     const sink = new BusInboundSink(backend.bus, backend.keys, shards);
-    if (roles.includes('bridge') && config.neighbors.length > 0) {
+    if (roles.includes('bridge') && this.#neighbours().length > 0) {
       this.bridge = new Bridge({
         identity,
-        neighbours: config.neighbors,
+        neighbours: this.#neighbours(),
         trustedStations: new Set(config.trustedStations),
         store: this.#fedStore(),
         bus: backend.bus,
@@ -171,13 +172,19 @@ export class StationNode {
     return this.#federationStore;
   }
 
+  /** Configured neighbours, without this station (a shared stations file lists it too). */
+  #neighbours(): readonly NeighbourSpec[] {
+    const self = this.#o.identity.id.naked().string;
+    return this.#o.config.neighbors.filter((n) => n.id !== self);
+  }
+
   /** The dispatcher's federation router, when neighbours are configured. */
   #federation(): FederationRouter | undefined {
     const { config, backend, identity } = this.#o;
-    if (config.neighbors.length === 0) return undefined;
+    if (this.#neighbours().length === 0) return undefined;
     return new FederationRouter({
       self: identity.id,
-      neighbours: config.neighbors.map((n) => n.id),
+      neighbours: this.#neighbours().map((n) => n.id),
       store: this.#fedStore(),
       bus: backend.bus,
       keys: backend.keys,

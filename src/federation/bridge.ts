@@ -23,6 +23,7 @@ import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import { decodeForward } from './federation-entries.ts';
 import type { FederationStore } from './federation-store.ts';
+import { LinkOutbox, OutboxClosedError } from './link-outbox.ts';
 import { NeighbourLink } from './neighbour-link.ts';
 import type { LinkSnapshot } from './neighbour-link.ts';
 import type { NeighbourSpec } from './neighbour-list.ts';
@@ -56,11 +57,9 @@ export interface BridgeOptions {
 interface Neighbour {
   readonly spec: NeighbourSpec;
   link: NeighbourLink | undefined;
+  outbox: LinkOutbox | undefined;
   consumer: BusConsumer | undefined;
 }
-
-/** Pause between attempts to send one message over a link that is up but failing (ms). */
-const RESEND_PAUSE_MS = 1000;
 
 class BridgeClosed extends Error {
   readonly code = 'BRIDGE_CLOSED';
@@ -85,7 +84,7 @@ export class Bridge {
     this.#now = options.now ?? Date.now;
     this.gatewayId = `bridge-${options.instanceName}`;
     for (const spec of options.neighbours)
-      this.#neighbours.set(spec.id, { spec, link: undefined, consumer: undefined });
+      this.#neighbours.set(spec.id, { spec, link: undefined, outbox: undefined, consumer: undefined });
   }
 
   /** Link states (inspection, tests). */
@@ -164,21 +163,25 @@ export class Bridge {
       },
     });
     n.link = link;
+    const outbox = new LinkOutbox(link);
+    n.outbox = outbox;
     link.start();
     n.consumer = bus.consume({
       stream: keys.federationQueue(n.spec.id),
       group: BRIDGE_GROUP,
       consumer: instanceName,
-      concurrency: this.#o.concurrency ?? 32,
+      concurrency: this.#o.concurrency ?? 256,
       maxDeliveries: 1_000_000,
-      handler: (entry) => this.#once(entry, () => this.#forward(n, link, entry)),
+      handler: (entry) => this.#once(entry, () => this.#forward(n, outbox, entry)),
     });
   }
 
   async #stopLink(n: Neighbour): Promise<void> {
-    const { link, consumer } = n;
+    const { link, consumer, outbox } = n;
     n.link = undefined;
+    n.outbox = undefined;
     n.consumer = undefined;
+    outbox?.close();
     await link?.close();
     await consumer?.close();
   }
@@ -194,8 +197,11 @@ export class Bridge {
     return running;
   }
 
-  /** Send a queued message; resolves (the entry is acknowledged) only after the neighbour's OK. */
-  async #forward(n: Neighbour, link: NeighbourLink, entry: BusEntry): Promise<void> {
+  /**
+   * Send a queued message; resolves (the entry is acknowledged) only after the neighbour's OK. The message
+   * goes into the link's ordered outbox synchronously, so entries leave in stream order.
+   */
+  async #forward(n: Neighbour, outbox: LinkOutbox, entry: BusEntry): Promise<void> {
     let fwd;
     try {
       fwd = decodeForward(entry.payload);
@@ -203,7 +209,12 @@ export class Bridge {
       this.#log.error({ code: 'BAD_STREAM_ENTRY', id: entry.id, err: String(err) }, 'dropping entry');
       return;
     }
-    await this.#sendReliably(link, fwd.json);
+    try {
+      await outbox.push(fwd.json);
+    } catch (err) {
+      if (err instanceof OutboxClosedError) throw new BridgeClosed('bridge closed');
+      throw err;
+    }
     await this.#o.store.release(n.spec.id, fwd.member);
     if (fwd.roam !== undefined) await this.#o.sink.markDelivered(fwd.roam);
   }
@@ -218,27 +229,16 @@ export class Bridge {
       return;
     }
     if (d.kind !== 'deliver') return;
-    const link = this.#neighbours.get(d.connId)?.link;
-    if (link === undefined) {
+    const outbox = this.#neighbours.get(d.connId)?.outbox;
+    if (outbox === undefined) {
       this.#log.warn({ code: 'NO_LINK', neighbour: d.connId }, 'reply for a link this bridge does not hold');
       return;
     }
-    await this.#sendReliably(link, d.json);
-  }
-
-  /** Wait for the link, send, retry until acknowledged; throws only when the bridge closes. */
-  async #sendReliably(link: NeighbourLink, json: string): Promise<void> {
-    for (;;) {
-      if (this.#closed || link.closed) throw new BridgeClosed('bridge closed');
-      await link.whenUp();
-      if (this.#closed || link.closed) throw new BridgeClosed('bridge closed');
-      try {
-        await link.send(json);
-        return;
-      } catch (err) {
-        this.#log.debug({ code: 'FORWARD_RETRY', err: String(err) }, 'not acknowledged: retrying');
-        await new Promise((r) => setTimeout(r, RESEND_PAUSE_MS).unref());
-      }
+    try {
+      await outbox.push(d.json);
+    } catch (err) {
+      if (err instanceof OutboxClosedError) throw new BridgeClosed('bridge closed');
+      throw err;
     }
   }
 

@@ -127,9 +127,7 @@ export class FederationRouter {
       return undefined;
     }
     const json = await this.#relayJson(message, {});
-    const result = await this.#enqueue(station, `${target.string} ${message.signatureText}`, json, {
-      orderKey: target.naked().string,
-    });
+    const result = await this.#enqueue(station, `${target.string} ${message.signatureText}`, json, {});
     return result === 'full' ? undefined : station;
   }
 
@@ -152,13 +150,12 @@ export class FederationRouter {
     const skip = new Set([...recipients, ...tracedStations(message), this.#self]);
     const targets = [...this.#neighbours].filter((n) => !skip.has(n));
     if (targets.length === 0) return [];
-    const json = await this.#relayJson(message, {
-      recipients: [...new Set([...recipients, this.#self, ...targets])],
-    });
+    const fields = { recipients: [...new Set([...recipients, this.#self, ...targets])] };
+    const json = await this.#relayJson(message, fields);
     const member = `${message.receiver.string} ${message.signatureText}`;
     const sent: string[] = [];
     for (const neighbour of targets) {
-      const r = await this.#enqueue(neighbour, member, json, { orderKey: message.sender.naked().string });
+      const r = await this.#enqueue(neighbour, member, json, {});
       if (r !== 'full') sent.push(neighbour);
     }
     return sent;
@@ -230,7 +227,6 @@ export class FederationRouter {
           // stored before the checks of today: sent as it is
         }
         const r = await this.#enqueue(station, `${name} ${entry.sig}`, json, {
-          orderKey: name,
           roam: { user: name, terminal: term, sig: entry.sig },
         });
         if (r === 'full') {
@@ -250,6 +246,7 @@ export class FederationRouter {
     const dict: Record<string, unknown> = { ...message.dict, ...fields };
     const traces = Array.isArray(dict['traces']) ? (dict['traces'] as unknown[]) : [];
     if (trace) dict['traces'] = [...traces, { ID: this.#self, did: this.#self, time: this.#now() / 1000 }];
+    // the neighbour needs them to verify (if it does not trust us) and to encrypt its receipts to the sender
     if (dict['meta'] === undefined || dict['visa'] === undefined) {
       const { directory } = this.#o;
       const sender = message.sender.naked();
@@ -265,7 +262,7 @@ export class FederationRouter {
     neighbour: string,
     member: string,
     json: string,
-    options: { orderKey?: string; roam?: ForwardEntry['roam'] },
+    options: { roam?: ForwardEntry['roam'] },
   ): Promise<ReserveResult> {
     const { store, bus, keys, queueLimit } = this.#o;
     const r = await store.reserve(neighbour, member, queueLimit, this.#now());
@@ -282,7 +279,8 @@ export class FederationRouter {
       ...(options.roam === undefined ? {} : { roam: options.roam }),
     };
     try {
-      await bus.publish(keys.federationQueue(neighbour), JSON.stringify(entry), options.orderKey);
+      // no order key: the bridge writes entries in stream order over one connection (pipelined)
+      await bus.publish(keys.federationQueue(neighbour), JSON.stringify(entry));
     } catch (err) {
       await store.release(neighbour, member).catch(() => undefined);
       throw err;

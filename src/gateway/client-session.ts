@@ -227,7 +227,13 @@ export class ClientSession implements ChannelHandler {
     const now = this.#deps.now();
     const limits = this.#deps.limits;
     this.#bucket ??= new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now);
-    if (!this.#bucket.take(now)) {
+    // A neighbour station's link carries the traffic of many users: a trusted one is not rate-limited, any
+    // other station is slowed down without losing anything (not acknowledged: it resends later).
+    const station = this.#state === 'bound' && this.#user?.isStation === true ? this.#user : undefined;
+    const exempt = station !== undefined && this.#deps.trustedStations.has(station.naked().string);
+    if (!exempt && !this.#bucket.take(now)) {
+      if (station !== undefined)
+        return settlement(Promise.reject(new Rejection('RATE_LIMITED', 'station link over its rate', false)));
       this.#rateViolations += 1;
       if (this.#rateViolations > this.#deps.limits.maxRateViolations) {
         this.#log.warn(

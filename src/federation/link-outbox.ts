@@ -6,7 +6,16 @@
  * `OK` in time), everything not yet acknowledged is written again, in the original order, once the link is
  * up again: at-least-once (the neighbour dedups by signature), never reordered, never dropped.
  */
-import type { NeighbourLink } from './neighbour-link.ts';
+
+/** What the outbox needs of a link (OutboxLink). */
+export interface OutboxLink {
+  readonly isUp: boolean;
+  readonly closed: boolean;
+  /** Resolves on the neighbour's OK. */
+  send(json: string): Promise<void>;
+  /** Resolves when the link is up or closed. */
+  whenUp(): Promise<void>;
+}
 
 interface Item {
   readonly json: string;
@@ -22,7 +31,7 @@ export class OutboxClosedError extends Error {
 }
 
 export class LinkOutbox {
-  readonly #link: NeighbourLink;
+  readonly #link: OutboxLink;
   readonly #retryPauseMs: number;
   #items: Item[] = [];
   /** Bumped on every failure: sends of an older epoch no longer count as "on the wire". */
@@ -30,7 +39,7 @@ export class LinkOutbox {
   #waiting = false;
   #closed = false;
 
-  constructor(link: NeighbourLink, retryPauseMs = 1000) {
+  constructor(link: OutboxLink, retryPauseMs = 1000) {
     this.#link = link;
     this.#retryPauseMs = retryPauseMs;
   }

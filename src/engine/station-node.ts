@@ -5,7 +5,6 @@
  * release the backend.
  */
 import type { Logger } from 'pino';
-import { BusInboundSink } from '../bus/bus-inbound-sink.ts';
 import type { StationConfig } from '../config/station-config.ts';
 import { Dispatcher } from '../dispatch/dispatcher.ts';
 import { StationCommands } from '../dispatch/station-commands.ts';
@@ -21,6 +20,8 @@ import { MemoryFederationStore } from '../federation/federation-store.ts';
 import type { FederationStore } from '../federation/federation-store.ts';
 import type { NeighbourSpec } from '../federation/neighbour-list.ts';
 import { RedisFederationStore } from '../federation/redis-federation-store.ts';
+import { BusInboundSink } from '../streams/bus-inbound-sink.ts';
+import { StationStreams } from '../streams/station-streams.ts';
 import type { Backend } from './backend.ts';
 import type { RedisBackend } from './redis-backend.ts';
 
@@ -72,12 +73,11 @@ export class StationNode {
     // The station knows itself: its meta and visa are answered like any other user's.
     await this.directory.acceptMeta(identity.id, identity.meta);
     await this.directory.acceptDocument(identity.visa, Date.now() / 1000);
-    const shards = config.shards;
+    const streams = new StationStreams(backend.keys, config.shards);
     if (roles.includes('storage')) {
       this.#storage = new StorageWorker({
         bus: backend.bus,
-        keys: backend.keys,
-        shards,
+        streams,
         inbox: backend.inbox,
         consumerName: instanceName,
         claimIdleMs: config.busClaimIdleMs,
@@ -96,8 +96,7 @@ export class StationNode {
       this.#dispatcher = new Dispatcher({
         ...(federation === undefined ? {} : { federation }),
         bus: backend.bus,
-        keys: backend.keys,
-        shards,
+        streams,
         registry: backend.registry,
         accounts: backend.accounts,
         messenger: this.messenger,
@@ -109,7 +108,7 @@ export class StationNode {
       });
       this.#dispatcher.start();
     }
-    const sink = new BusInboundSink(backend.bus, backend.keys, shards);
+    const sink = new BusInboundSink(backend.bus, streams);
     if (roles.includes('bridge') && this.#neighbours().length > 0) {
       this.bridge = new Bridge({
         identity,
@@ -118,8 +117,10 @@ export class StationNode {
         store: this.#fedStore(),
         bus: backend.bus,
         keys: backend.keys,
+        streams,
         sink,
         directory: this.directory,
+        messenger: this.messenger,
         instanceName,
         maxBackoffMs: config.federationMaxBackoffMs,
         logger: this.#log,
@@ -138,7 +139,7 @@ export class StationNode {
     });
     this.#delivery = new DeliveryConsumer({
       bus: backend.bus,
-      keys: backend.keys,
+      streams,
       gateway: this.gateway,
       sink,
       logger: this.#log,

@@ -14,11 +14,17 @@
  * that origin come back on the bridge's delivery stream and go out over the same link.
  */
 import type { Logger } from 'pino';
-import type { InboundSink, MessageOrigin } from '../bus/inbound-sink.ts';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
-import { decodeDeliver } from '../bus/stream-entries.ts';
 import type { StationIdentity } from '../identity/station-identity.ts';
+import type { StationMessenger } from '../identity/station-messenger.ts';
+import type { Content } from '../protocol/dkd/content.ts';
+import { parseContent } from '../protocol/dkd/content.ts';
 import { parseReliableMessage } from '../protocol/dkd/reliable-message.ts';
+import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
+import { EVERY_STATION, EVERYONE } from '../protocol/mkm/identifier.ts';
+import type { InboundSink, MessageOrigin } from '../streams/inbound-sink.ts';
+import { decodeDelivery } from '../streams/station-streams.ts';
+import type { StationStreams } from '../streams/station-streams.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import { decodeForward } from './federation-entries.ts';
@@ -39,8 +45,11 @@ export interface BridgeOptions {
   readonly store: FederationStore;
   readonly bus: MessageBus;
   readonly keys: RedisKeys;
+  readonly streams: StationStreams;
   readonly sink: InboundSink;
   readonly directory: IdentityDirectory;
+  /** Opens what a neighbour sends to this station (the dispatcher gets contents already opened). */
+  readonly messenger: StationMessenger;
   /** Unique name of this process. */
   readonly instanceName: string;
   readonly logger: Logger;
@@ -97,9 +106,9 @@ export class Bridge {
   }
 
   async start(): Promise<void> {
-    const { bus, keys, instanceName } = this.#o;
+    const { bus, streams, instanceName } = this.#o;
     this.#delivery = bus.consume({
-      stream: keys.deliveryStream(this.gatewayId),
+      stream: streams.deliveryStream(this.gatewayId),
       group: BRIDGE_GROUP,
       consumer: instanceName,
       concurrency: 16,
@@ -204,7 +213,7 @@ export class Bridge {
   async #forward(n: Neighbour, outbox: LinkOutbox, entry: BusEntry): Promise<void> {
     let fwd;
     try {
-      fwd = decodeForward(entry.payload);
+      fwd = decodeForward(entry.fields);
     } catch (err) {
       this.#log.error({ code: 'BAD_STREAM_ENTRY', id: entry.id, err: String(err) }, 'dropping entry');
       return;
@@ -223,7 +232,7 @@ export class Bridge {
   async #reply(entry: BusEntry): Promise<void> {
     let d;
     try {
-      d = decodeDeliver(entry.payload);
+      d = decodeDelivery(entry.fields);
     } catch (err) {
       this.#log.error({ code: 'BAD_STREAM_ENTRY', id: entry.id, err: String(err) }, 'dropping entry');
       return;
@@ -235,7 +244,7 @@ export class Bridge {
       return;
     }
     try {
-      await outbox.push(d.json);
+      await outbox.push(d.msg);
     } catch (err) {
       if (err instanceof OutboxClosedError) throw new BridgeClosed('bridge closed');
       throw err;
@@ -271,7 +280,22 @@ export class Bridge {
       user: neighbour,
       terminal: undefined,
     };
-    await this.#o.sink.publish(message, origin);
+    await this.#o.sink.publish(message, origin, this.#open(message));
+  }
+
+  /** The content of a message the station itself processes (as a gateway hands it to the dispatcher). */
+  #open(message: ReliableMessage): Content | undefined {
+    try {
+      const receiver = message.receiver;
+      if (receiver.equals(EVERYONE) || receiver.equals(EVERY_STATION) || message.isBroadcast) {
+        if (!message.isBroadcast) return undefined;
+        return parseContent(JSON.parse(message.data));
+      }
+      if (this.#o.messenger.isForStation(receiver)) return this.#o.messenger.open(message).content;
+    } catch (err) {
+      this.#log.debug({ code: 'RELAY_NOT_OPENED', err: String(err) }, 'content not opened');
+    }
+    return undefined;
   }
 
   /** Stop: links closed, in-flight sends abandoned (their entries stay queued); idempotent. */

@@ -1,36 +1,49 @@
 /**
  * The entries of a neighbour's queue stream (`federationQueue(neighbour)`): written by the dispatcher's
  * federation router, consumed by the bridge that owns the link to that neighbour.
+ *
+ * Fields: t=fwd  nb  mem  msg  [ru  rt  rs]
+ *   nb: the neighbour; mem: the reservation member (`<receiver> <sig>`), released on the neighbour's OK;
+ *   msg: the reliable message JSON text to send; ru/rt/rs: for a roamed copy, the user, terminal and
+ *   signature of the stored message to mark delivered (delete) once the neighbour acknowledged it.
  */
-import { StreamEntryError } from '../bus/stream-entries.ts';
+import type { StreamFields } from '../bus/message-bus.ts';
+import { StreamEntryError } from '../streams/station-streams.ts';
 
 export interface ForwardEntry {
   readonly kind: 'forward';
   readonly neighbour: string;
-  /** The reservation member (`<receiver> <sig>`), released when the neighbour acknowledged. */
   readonly member: string;
-  /** The reliable message JSON text to send. */
   readonly json: string;
-  /** Set for a roamed copy: the stored message of `user` marked delivered for `terminal` once acknowledged. */
   readonly roam?: { readonly user: string; readonly terminal: string; readonly sig: string };
 }
 
-export function decodeForward(payload: string): ForwardEntry {
-  let value: unknown;
-  try {
-    value = JSON.parse(payload);
-  } catch {
-    throw new StreamEntryError('federation entry is not JSON');
+export function forwardFields(entry: ForwardEntry): StreamFields {
+  const fields: Record<string, string> = {
+    t: 'fwd',
+    nb: entry.neighbour,
+    mem: entry.member,
+    msg: entry.json,
+  };
+  if (entry.roam !== undefined) {
+    fields['ru'] = entry.roam.user;
+    fields['rt'] = entry.roam.terminal;
+    fields['rs'] = entry.roam.sig;
   }
-  const v = value as Partial<ForwardEntry> | null;
-  if (
-    v === null ||
-    typeof v !== 'object' ||
-    v.kind !== 'forward' ||
-    typeof v.neighbour !== 'string' ||
-    typeof v.member !== 'string' ||
-    typeof v.json !== 'string'
-  )
+  return fields;
+}
+
+export function decodeForward(fields: StreamFields): ForwardEntry {
+  const { t, nb, mem, msg, ru, rt, rs } = fields;
+  if (t !== 'fwd' || nb === undefined || mem === undefined || msg === undefined)
     throw new StreamEntryError('not a federation forward entry');
-  return v as ForwardEntry;
+  return {
+    kind: 'forward',
+    neighbour: nb,
+    member: mem,
+    json: msg,
+    ...(ru !== undefined && rt !== undefined && rs !== undefined
+      ? { roam: { user: ru, terminal: rt, sig: rs } }
+      : {}),
+  };
 }

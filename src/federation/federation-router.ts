@@ -20,15 +20,15 @@ import type { Content } from '../protocol/dkd/content.ts';
 import { newCommand } from '../protocol/dkd/content.ts';
 import { parseDocumentsCommand, parseMetaCommand } from '../protocol/dkd/document-commands.ts';
 import { parseLogin } from '../protocol/dkd/login-command.ts';
-import { parseReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
-import { ANY_STATION } from '../protocol/mkm/identifier.ts';
+import { ANY_STATION, parseId } from '../protocol/mkm/identifier.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { AccountStore } from '../storage/account-store.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import { DEFAULT_TERMINAL } from '../storage/inbox-store.ts';
 import type { InboxStore } from '../storage/inbox-store.ts';
+import { forwardFields } from './federation-entries.ts';
 import type { ForwardEntry } from './federation-entries.ts';
 import type { FederationStore, ReserveResult } from './federation-store.ts';
 
@@ -101,10 +101,12 @@ export class FederationRouter {
   }
 
   /**
-   * Queue `message` for the station where `target` is (its latest login), or for `target` itself when it
-   * is a neighbour station. Returns the neighbour, or undefined when there is no route (the caller stores).
+   * Queue a message for the station where `target` is (its latest login), or for `target` itself when it is
+   * a neighbour station. `envelope` is the message as received (its traces decide loops); `msg` its JSON
+   * text with this station's trace already appended. Returns the neighbour, or undefined when there is no
+   * route (the caller stores).
    */
-  async routeUser(message: ReliableMessage, target: ID): Promise<string | undefined> {
+  async routeUser(envelope: ReliableMessage, msg: string, target: ID): Promise<string | undefined> {
     if (this.#neighbours.size === 0) return undefined;
     let station: string | undefined;
     if (target.isStation) {
@@ -117,7 +119,7 @@ export class FederationRouter {
       station = latest?.station;
     }
     if (station === undefined || station === this.#self || !this.#neighbours.has(station)) return undefined;
-    const traced = tracedStations(message);
+    const traced = tracedStations(envelope);
     // It was here before (a loop between stale login records) or already at that station: keep it here.
     if (traced.includes(this.#self) || traced.includes(station)) {
       this.#log.info(
@@ -126,8 +128,8 @@ export class FederationRouter {
       );
       return undefined;
     }
-    const json = await this.#relayJson(message, {});
-    const result = await this.#enqueue(station, `${target.string} ${message.signatureText}`, json, {});
+    const json = await this.#relayText(envelope.sender, msg);
+    const result = await this.#enqueue(station, `${target.string} ${envelope.signatureText}`, json, {});
     return result === 'full' ? undefined : station;
   }
 
@@ -222,7 +224,7 @@ export class FederationRouter {
       for (const entry of page.entries) {
         let json = entry.json;
         try {
-          json = await this.#relayJson(parseReliableMessage(entry.json), {}, false);
+          json = await this.#relayText(undefined, entry.json);
         } catch {
           // stored before the checks of today: sent as it is
         }
@@ -241,21 +243,33 @@ export class FederationRouter {
       this.#log.info({ code: 'ROAMING', user: name, neighbour: station, messages: queued }, 'user roamed');
   }
 
+  /** A message text (our trace already in it) with the sender's meta and visa attached when missing. */
+  async #relayText(sender: ID | undefined, msg: string): Promise<string> {
+    const dict = JSON.parse(msg) as Record<string, unknown>;
+    if (dict['meta'] !== undefined && dict['visa'] !== undefined) return msg;
+    await this.#attach(dict, sender ?? parseId(dict['sender']));
+    return JSON.stringify(dict);
+  }
+
   /** The copy a neighbour gets: our trace appended, the sender's meta and visa attached when missing. */
   async #relayJson(message: ReliableMessage, fields: Record<string, unknown>, trace = true): Promise<string> {
     const dict: Record<string, unknown> = { ...message.dict, ...fields };
     const traces = Array.isArray(dict['traces']) ? (dict['traces'] as unknown[]) : [];
     if (trace) dict['traces'] = [...traces, { ID: this.#self, did: this.#self, time: this.#now() / 1000 }];
-    // the neighbour needs them to verify (if it does not trust us) and to encrypt its receipts to the sender
-    if (dict['meta'] === undefined || dict['visa'] === undefined) {
-      const { directory } = this.#o;
-      const sender = message.sender.naked();
-      const [meta, visas] = await Promise.all([directory.meta(sender), directory.visas(sender)]);
-      if (dict['meta'] === undefined && meta !== undefined) dict['meta'] = meta.toJSON();
-      const visa = visas.sort((a, b) => b.time - a.time)[0];
-      if (dict['visa'] === undefined && visa !== undefined) dict['visa'] = visa.toJSON();
-    }
+    await this.#attach(dict, message.sender);
     return JSON.stringify(dict);
+  }
+
+  /** The neighbour needs the sender's meta and visa to verify (if it does not trust us) and to encrypt its
+   * receipts to the sender. */
+  async #attach(dict: Record<string, unknown>, sender: ID): Promise<void> {
+    if (dict['meta'] !== undefined && dict['visa'] !== undefined) return;
+    const { directory } = this.#o;
+    const id = sender.naked();
+    const [meta, visas] = await Promise.all([directory.meta(id), directory.visas(id)]);
+    if (dict['meta'] === undefined && meta !== undefined) dict['meta'] = meta.toJSON();
+    const visa = visas.sort((a, b) => b.time - a.time)[0];
+    if (dict['visa'] === undefined && visa !== undefined) dict['visa'] = visa.toJSON();
   }
 
   async #enqueue(
@@ -280,7 +294,7 @@ export class FederationRouter {
     };
     try {
       // no order key: the bridge writes entries in stream order over one connection (pipelined)
-      await bus.publish(keys.federationQueue(neighbour), JSON.stringify(entry));
+      await bus.publish(keys.federationQueue(neighbour), forwardFields(entry));
     } catch (err) {
       await store.release(neighbour, member).catch(() => undefined);
       throw err;

@@ -262,6 +262,30 @@ export class MemoryStreamStore {
     return acked;
   }
 
+  /** XDEL stream ids…; how many were removed. */
+  remove(stream: string, ids: readonly string[]): number {
+    const s = this.#streams.get(stream);
+    if (!s) return 0;
+    const drop = new Set(ids);
+    const before = s.entries.length;
+    s.entries = s.entries.filter((e) => !drop.has(e.id));
+    return before - s.entries.length;
+  }
+
+  /** XINFO GROUPS (the parts the ops tools show): name, pending count, and entries not yet delivered. */
+  groups(
+    stream: string,
+  ): { name: string; pending: number; lag: number; oldestPending: string | undefined }[] {
+    const s = this.#streams.get(stream);
+    if (!s) return [];
+    return [...s.groups].map(([name, g]) => ({
+      name,
+      pending: g.pending.size,
+      lag: s.entries.filter((e) => e.ms > g.lastMs || (e.ms === g.lastMs && e.seq > g.lastSeq)).length,
+      oldestPending: g.pending.keys().next().value,
+    }));
+  }
+
   /** XPENDING stream group (the count). */
   pendingCount(stream: string, group: string): number {
     return this.#streams.get(stream)?.groups.get(group)?.pending.size ?? 0;

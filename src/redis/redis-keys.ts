@@ -59,6 +59,12 @@ export interface RedisKeys {
   documentTimes(id: string): string;
   /** Hash: terminal ('' for none) → the stored login's time (seconds). */
   loginTimes(id: string): string;
+
+  // Operations (src/ops/): processes announce their ops server for dimctl and dashboards
+  /** Set: the names of the processes that announced themselves. */
+  opsInstances(): string;
+  /** String (JSON InstanceInfo) with a TTL: one process's announcement. */
+  opsInstance(name: string): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -120,5 +126,8 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     inboxMarked: (user) => `${p}inbox:{${user}}:marked`,
     documentTimes: (id) => `${p}documents:${id}:times`,
     loginTimes: (id) => `${p}login:${id}:times`,
+
+    opsInstances: () => `${p}ops:instances`,
+    opsInstance: (name) => `${p}ops:instance:${name}`,
   };
 }

@@ -5,8 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_LIMITS } from './station-config.ts';
-import type { LimitsConfig, LogLevel, ProxyProtocolMode, StationConfig } from './station-config.ts';
+import { DEFAULT_LIMITS, DEFAULT_OPS } from './station-config.ts';
+import type {
+  LimitsConfig,
+  LogLevel,
+  OpsConfig,
+  ProxyProtocolMode,
+  StationConfig,
+} from './station-config.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -154,5 +160,58 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     busClaimIdleMs:
       busClaimIdleMs === undefined ? undefined : positiveInt('DIM_BUS_CLAIM_IDLE_MS', busClaimIdleMs),
     limits: limits as unknown as LimitsConfig,
+    ops: loadOpsConfig(fromEnv, (file['ops'] ?? {}) as Record<string, unknown>),
+  };
+}
+
+/**
+ * The ops block: DIM_OPS_HOST, DIM_OPS_PORT (`off` disables the server), DIM_OPS_TOKEN, DIM_OPS_URL,
+ * DIM_DRAIN_WINDOW_MS, DIM_DRAIN_TIMEOUT_MS; file keys under `ops` ({host, port, token, publicUrl,
+ * drainWindowMs, drainTimeoutMs}).
+ */
+function loadOpsConfig(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+): OpsConfig {
+  const pick = (variable: string, key: string): unknown => fromEnv(variable) ?? file[key];
+  const portValue = pick('DIM_OPS_PORT', 'port');
+  const opsPort =
+    portValue === undefined
+      ? DEFAULT_OPS.port
+      : portValue === 'off' || portValue === false
+        ? undefined
+        : port('DIM_OPS_PORT', portValue, true);
+  const token = pick('DIM_OPS_TOKEN', 'token');
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
+    throw new ConfigError('DIM_OPS_TOKEN must be a string of at least 16 characters');
+  }
+  const publicUrl = pick('DIM_OPS_URL', 'publicUrl');
+  if (publicUrl !== undefined && (typeof publicUrl !== 'string' || !/^https?:\/\//.test(publicUrl))) {
+    throw new ConfigError('DIM_OPS_URL must be an http:// or https:// URL');
+  }
+  const windowValue = pick('DIM_DRAIN_WINDOW_MS', 'drainWindowMs');
+  const drainWindowMs =
+    windowValue === undefined || windowValue === '0' || windowValue === 0
+      ? windowValue === undefined
+        ? DEFAULT_OPS.drainWindowMs
+        : 0
+      : positiveInt('DIM_DRAIN_WINDOW_MS', windowValue);
+  const timeoutValue = pick('DIM_DRAIN_TIMEOUT_MS', 'drainTimeoutMs');
+  const drainTimeoutMs =
+    timeoutValue === undefined
+      ? Math.max(DEFAULT_OPS.drainTimeoutMs, drainWindowMs + 15_000)
+      : positiveInt('DIM_DRAIN_TIMEOUT_MS', timeoutValue);
+  if (drainTimeoutMs <= drainWindowMs) {
+    throw new ConfigError(
+      `DIM_DRAIN_TIMEOUT_MS (${drainTimeoutMs}) must exceed DIM_DRAIN_WINDOW_MS (${drainWindowMs})`,
+    );
+  }
+  return {
+    host: String(pick('DIM_OPS_HOST', 'host') ?? DEFAULT_OPS.host),
+    port: opsPort,
+    token: token as string | undefined,
+    publicUrl: publicUrl as string | undefined,
+    drainWindowMs,
+    drainTimeoutMs,
   };
 }

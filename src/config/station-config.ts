@@ -57,7 +57,33 @@ export interface StationConfig {
    */
   readonly busClaimIdleMs: number | undefined;
   readonly limits: LimitsConfig;
+  /** Operations: the ops HTTP server (metrics, health, admin API, dashboard) and the lame-duck drain. */
+  readonly ops: OpsConfig;
 }
+
+export interface OpsConfig {
+  /** Listen address of the ops HTTP server (loopback unless configured). */
+  readonly host: string;
+  /** Its port; 0 picks a free one; undefined turns the server off. */
+  readonly port: number | undefined;
+  /** Bearer token of the admin API (kick, drain, dead-letter retry…); undefined disables the admin API. */
+  readonly token: string | undefined;
+  /** The ops URL other processes and dimctl use to reach this one (default http://host:port). */
+  readonly publicUrl: string | undefined;
+  /** SIGTERM drain: clients are closed gradually over this window (ms). */
+  readonly drainWindowMs: number;
+  /** The drain is forced to end (exit) after this long (ms). */
+  readonly drainTimeoutMs: number;
+}
+
+export const DEFAULT_OPS: OpsConfig = {
+  host: '127.0.0.1',
+  port: 9395,
+  token: undefined,
+  publicUrl: undefined,
+  drainWindowMs: 30_000,
+  drainTimeoutMs: 60_000,
+};
 
 export const DEFAULT_LIMITS: LimitsConfig = {
   maxFrameBytes: 1024 * 1024,

@@ -16,6 +16,8 @@ import { StationMessenger } from '../identity/station-messenger.ts';
 import { IdentityDirectory } from '../storage/identity-directory.ts';
 import { StorageWorker } from '../storage/storage-worker.ts';
 import type { Backend } from './backend.ts';
+import { NOOP_METRICS, type StationMetrics } from '../ops/metrics.ts';
+import { meteredBus, meteredRegistry, meteredSink, meteredTarget } from '../ops/metered.ts';
 
 export type Role = 'gateway' | 'dispatcher' | 'storage';
 export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage'];
@@ -30,6 +32,8 @@ export interface StationNodeOptions {
   readonly logger: Logger;
   /** Gateway heartbeat period (ms, default 5000). */
   readonly heartbeatMs?: number;
+  /** Where the roles record their metrics (default: nowhere). */
+  readonly metrics?: StationMetrics;
 }
 
 export class StationNode {
@@ -58,7 +62,16 @@ export class StationNode {
 
   /** Start every role; resolves with the gateway's listening address when it runs one. */
   async start(): Promise<{ address: string; port: number } | undefined> {
-    const { config, backend, roles, instanceName, identity } = this.#o;
+    const { config, roles, instanceName, identity } = this.#o;
+    // the roles see the backend through metric observers (same behaviour, counted)
+    const metrics = this.#o.metrics ?? NOOP_METRICS;
+    const backend = {
+      ...this.#o.backend,
+      bus: meteredBus(this.#o.backend.bus, this.#o.backend.keys, metrics),
+      registry: meteredRegistry(this.#o.backend.registry, metrics),
+      isGatewayAlive: (id: string) => this.#o.backend.isGatewayAlive(id),
+      heartbeat: (id: string) => this.#o.backend.heartbeat(id),
+    };
     // The station knows itself: its meta and visa are answered like any other user's.
     await this.directory.acceptMeta(identity.id, identity.meta);
     await this.directory.acceptDocument(identity.visa, Date.now() / 1000);
@@ -98,7 +111,7 @@ export class StationNode {
       this.#dispatcher.start();
     }
     if (!roles.includes('gateway')) return undefined;
-    const sink = new BusInboundSink(backend.bus, backend.keys, shards);
+    const sink = meteredSink(new BusInboundSink(backend.bus, backend.keys, shards), metrics);
     this.gateway = new Gateway({
       gatewayId: instanceName,
       config,
@@ -107,11 +120,12 @@ export class StationNode {
       sink,
       registry: backend.registry,
       logger: this.#log,
+      metrics,
     });
     this.#delivery = new DeliveryConsumer({
       bus: backend.bus,
       keys: backend.keys,
-      gateway: this.gateway,
+      gateway: meteredTarget(this.gateway, metrics),
       sink,
       logger: this.#log,
     });
@@ -135,9 +149,17 @@ export class StationNode {
     return this.gateway.start();
   }
 
-  /** Ordered drain; idempotent. */
-  close(): Promise<void> {
+  /**
+   * Ordered drain; idempotent. With `drainWindowMs`, the gateway first closes its clients gradually over
+   * that window (lame duck: it keeps delivering to those still connected and keeps its heartbeat so the
+   * dispatcher still routes to them); then delivery stops, the dispatcher and storage worker finish what
+   * they hold, and the backend is released.
+   */
+  close(options: { readonly drainWindowMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
+      if (this.gateway !== undefined && options.drainWindowMs !== undefined && options.drainWindowMs > 0) {
+        await this.gateway.drain(options.drainWindowMs);
+      }
       clearInterval(this.#heartbeat);
       await this.gateway?.close();
       await this.#delivery?.close();

@@ -10,6 +10,8 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import type { ClientChannel, DeliveryResult } from '../transport/client-channel.ts';
 import { StationListener } from '../transport/listener.ts';
+import { NOOP_METRICS, type StationMetrics } from '../ops/metrics.ts';
+import { observeChannel } from '../ops/metered.ts';
 import { ClientSession, type SessionDeps } from './client-session.ts';
 
 export interface GatewayOptions {
@@ -22,7 +24,11 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch (tests may pin it). */
   readonly now?: () => number;
+  readonly metrics?: StationMetrics;
 }
+
+/** How often a drain closes its next batch of connections (ms). */
+const DRAIN_TICK_MS = 100;
 
 export class Gateway {
   readonly id: string;
@@ -31,10 +37,15 @@ export class Gateway {
   readonly #log: Logger;
   /** Shared by every session (nothing per connection in it). */
   readonly #sessionDeps: SessionDeps;
+  readonly #metrics: StationMetrics;
+  readonly #registry: SessionRegistry;
   #closing: Promise<void> | undefined;
+  #draining: Promise<void> | undefined;
 
   constructor(options: GatewayOptions) {
     this.id = options.gatewayId;
+    this.#metrics = options.metrics ?? NOOP_METRICS;
+    this.#registry = options.registry;
     this.#log = options.logger.child({ module: 'gateway', gateway: options.gatewayId });
     const { config } = options;
     this.#sessionDeps = {
@@ -91,6 +102,66 @@ export class Gateway {
     return session.channel.push(body, signature === undefined ? undefined : { signature });
   }
 
+  /** Stop listening while the station cannot serve (Redis lost); open connections stay. */
+  pauseAccepting(): void {
+    this.#listener.pauseAccepting();
+  }
+
+  resumeAccepting(): Promise<void> {
+    return this.#listener.resumeAccepting();
+  }
+
+  /** The client address and transport of a connection, while it is open. */
+  connectionInfo(connId: string): { remote: string; transport: string } | undefined {
+    const channel = this.#sessions.get(connId)?.channel;
+    if (channel === undefined) return undefined;
+    return { remote: `${channel.remote.address}:${channel.remote.port}`, transport: channel.kind };
+  }
+
+  /** Close the connections of `user` (only `terminal`'s if given) held here; returns how many. */
+  async kick(user: string, terminal?: string): Promise<number> {
+    const records = await this.#registry.sessionsOf(user, terminal);
+    let closed = 0;
+    for (const record of records) {
+      if (record.gatewayId !== this.id) continue;
+      const session = this.#sessions.get(record.connId);
+      if (session === undefined || session.channel.closed) continue;
+      this.#log.info({ code: 'SESSION_KICKED', conn: record.connId, user }, 'closing a session (operator)');
+      session.channel.close('SHUTDOWN', 'disconnected by the operator');
+      closed++;
+    }
+    return closed;
+  }
+
+  /**
+   * Lame-duck drain: stop accepting, then close the open connections a batch at a time, spread evenly over
+   * `windowMs`, so that their clients reconnect (through the balancer, to other gateways) without a
+   * thundering herd; then close(). Messages pushed to a connection as it closes stay in the inbox and reach
+   * the client with its backlog wherever it reconnects. Idempotent (the first window wins).
+   */
+  drain(windowMs: number): Promise<void> {
+    this.#draining ??= (async () => {
+      this.#listener.pauseAccepting();
+      const channels = this.#listener.channels();
+      this.#log.info(
+        { code: 'GATEWAY_DRAINING', connections: channels.length, windowMs },
+        'draining: closing connections gradually',
+      );
+      const ticks = Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS));
+      const perTick = Math.max(1, Math.ceil(channels.length / ticks));
+      let next = 0;
+      while (next < channels.length && this.#closing === undefined) {
+        for (const channel of channels.slice(next, next + perTick)) {
+          channel.close('SHUTDOWN', 'the gateway is draining; reconnect');
+        }
+        next += perTick;
+        if (next < channels.length) await new Promise((done) => setTimeout(done, DRAIN_TICK_MS));
+      }
+      await this.close();
+    })();
+    return this.#draining;
+  }
+
   /** Stop accepting, close every connection (SHUTDOWN). Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -102,6 +173,7 @@ export class Gateway {
   }
 
   #accept(channel: ClientChannel): void {
+    observeChannel(channel, this.#metrics);
     const session = new ClientSession(channel, this.#sessionDeps);
     this.#sessions.set(channel.id, session);
   }

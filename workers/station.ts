@@ -152,7 +152,7 @@ async function main(args: readonly string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   const opsUrl = await ops.listen();
-  if (opsUrl) process.stdout.write(`ops listening on ${opsUrl}\n`);
+  if (opsUrl) process.stdout.write(`ops server ${opsUrl} (/metrics /healthz /readyz /dashboard /admin)\n`);
   const address = await node.start();
   ops.started();
   logger.info(

@@ -34,8 +34,6 @@ export interface MemoryInspectorOptions {
 
 export class MemoryInspector implements StationInspector {
   readonly #o: MemoryInspectorOptions;
-  /** Entries ever appended to the inbound streams, as far as this inspector saw (for rates). */
-  readonly #added = new Map<string, { lastId: string; added: number }>();
 
   constructor(options: MemoryInspectorOptions) {
     this.#o = options;
@@ -68,15 +66,11 @@ export class MemoryInspector implements StationInspector {
     const store = this.#o.bus.store;
     const now = Date.now();
     return this.#names().map((name) => {
-      const entries = store.range(name, Number.MAX_SAFE_INTEGER);
       return {
         name,
         kind: streamKind(this.#o.keys, name),
-        length: entries.length,
-        added: this.#countAdded(
-          name,
-          entries.map((e) => e.id),
-        ),
+        length: store.length(name),
+        added: store.addedCount(name),
         groups: store.groups(name).map((g) => ({
           name: g.name,
           consumers: 1,
@@ -92,30 +86,15 @@ export class MemoryInspector implements StationInspector {
     });
   }
 
-  /** Entries appended since the last look (trimmed entries are gone, so count IDs past the last seen). */
-  #countAdded(stream: string, ids: readonly string[]): number {
-    const seen = this.#added.get(stream) ?? { lastId: '0-0', added: 0 };
-    const after = (id: string): boolean => {
-      const [a, b] = id.split('-').map(Number) as [number, number];
-      const [c, d] = seen.lastId.split('-').map(Number) as [number, number];
-      return a > c || (a === c && b > d);
-    };
-    const fresh = ids.filter(after);
-    const next = { lastId: fresh.at(-1) ?? seen.lastId, added: seen.added + fresh.length };
-    this.#added.set(stream, next);
-    return next.added;
-  }
-
   async pending(stream: string, count = 50): Promise<PendingReport> {
     const name = this.resolveStream(stream);
-    const groups = this.#o.bus.store.groups(name).map((g) => ({
-      group: g.name,
-      entries:
-        g.oldestPending === undefined
-          ? []
-          : [{ id: g.oldestPending, consumer: '', idleMs: 0, deliveries: 0 }],
-    }));
-    return { stream: name, groups: groups.map((g) => ({ ...g, entries: g.entries.slice(0, count) })) };
+    const store = this.#o.bus.store;
+    return {
+      stream: name,
+      groups: store
+        .groups(name)
+        .map((g) => ({ group: g.name, entries: store.pendingEntries(name, g.name, count) })),
+    };
   }
 
   #deadRecords(withPayload: boolean): DeadLetterRecord[] {

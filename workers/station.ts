@@ -122,7 +122,7 @@ async function main(args: readonly string[]): Promise<void> {
     }, config.ops.drainTimeoutMs);
     hard.unref();
     node
-      .close({ drainWindowMs: windowMs })
+      .close({ drainWindowMs: windowMs, beforeRelease: () => ops.close() })
       .then(
         () => {
           process.exitCode = 0;

@@ -289,14 +289,12 @@ export class MemoryStreamStore {
   ): { id: string; consumer: string; idleMs: number; deliveries: number }[] {
     const g = this.#streams.get(stream)?.groups.get(group);
     if (!g) return [];
-    return [...g.pending]
-      .slice(0, count)
-      .map(([id, p]) => ({
-        id,
-        consumer: p.consumer,
-        idleMs: now - p.deliveredAt,
-        deliveries: p.deliveries,
-      }));
+    return [...g.pending].slice(0, count).map(([id, p]) => ({
+      id,
+      consumer: p.consumer,
+      idleMs: now - p.deliveredAt,
+      deliveries: p.deliveries,
+    }));
   }
 
   /** XINFO GROUPS (the parts the ops tools show): name, pending count, and entries not yet delivered. */

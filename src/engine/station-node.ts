@@ -155,7 +155,13 @@ export class StationNode {
    * dispatcher still routes to them); then delivery stops, the dispatcher and storage worker finish what
    * they hold, and the backend is released.
    */
-  close(options: { readonly drainWindowMs?: number } = {}): Promise<void> {
+  close(
+    options: {
+      readonly drainWindowMs?: number;
+      /** Runs after the roles stopped, before the backend is released (e.g. withdraw announcements). */
+      readonly beforeRelease?: () => Promise<void>;
+    } = {},
+  ): Promise<void> {
     this.#closing ??= (async () => {
       if (this.gateway !== undefined && options.drainWindowMs !== undefined && options.drainWindowMs > 0) {
         await this.gateway.drain(options.drainWindowMs);
@@ -165,6 +171,9 @@ export class StationNode {
       await this.#delivery?.close();
       await this.#dispatcher?.close();
       await this.#storage?.close();
+      await options.beforeRelease?.().catch((err: unknown) => {
+        this.#log.warn({ code: 'SHUTDOWN_STEP_FAILED', err: String(err) }, 'shutdown step failed');
+      });
       await this.#o.backend.close();
       this.#log.info({ code: 'NODE_CLOSED' }, 'station node stopped');
     })();

@@ -38,7 +38,8 @@ import { repoDir } from './vectors.ts';
 export type ClusterRole = 'gateway' | 'dispatcher' | 'storage';
 
 const STATION_ENTRY = join(repoDir, 'workers', 'station.ts');
-const READY_TIMEOUT_MS = 15_000;
+// generous: the machine running the tests may be loaded (several test suites, benchmarks)
+const READY_TIMEOUT_MS = 45_000;
 const STOP_TIMEOUT_MS = 5_000;
 const OUTPUT_LIMIT = 256 * 1024;
 /** The admin API token of every test cluster process. */

@@ -436,6 +436,8 @@ export function statusProblems(status: StationStatus): string[] {
     else if (g.draining) out.push(`gateway ${g.id}: draining`);
     else if (g.ready === false) out.push(`gateway ${g.id}: not ready`);
   }
+  if (status.push !== undefined && status.push.failed > 0)
+    out.push(`push queue: ${status.push.failed} failed job(s)`);
   for (const s of status.streams) {
     if (s.deadLetters > 0) out.push(`${s.name}: ${s.deadLetters} dead letter(s)`);
     for (const g of s.groups) {
@@ -497,6 +499,12 @@ function renderStatus(
     `\nSTREAMS\n${renderStreams(status.streams, short)}`,
     `\ndead letters: ${status.deadLetters}    messages accepted (inbound, all time): ${status.inboundAdded ?? '-'}\n`,
   ];
+  if (status.push !== undefined) {
+    const p = status.push;
+    parts.push(
+      `push queue: ${p.waiting} waiting, ${p.active} active, ${p.delayed} delayed, ${p.prioritized} prioritized, ${p.failed} failed, ${p.completed} completed${p.paused > 0 ? `, ${p.paused} paused` : ''}\n`,
+    );
+  }
   if (status.instances.length > 0) {
     parts.push(
       `\nPROCESSES\n${renderTable(

@@ -15,6 +15,7 @@ import type {
   InboxInfo,
   InstanceInfo,
   PendingReport,
+  PushQueueStatus,
   SessionInfo,
   StationInspector,
   StationStatus,
@@ -24,6 +25,9 @@ import { entryTime, InspectError } from './station-inspector.ts';
 import { knownStreams, resolveStreamName, streamKind } from './stream-names.ts';
 
 export type RedisClient = Redis | Cluster;
+
+/** The BullMQ queue name of push notifications (src/push). */
+const PUSH_QUEUE_NAME = 'push';
 
 export interface RedisInspectorOptions {
   readonly redis: RedisClient;
@@ -82,7 +86,11 @@ export class RedisInspector implements StationInspector {
   }
 
   async status(): Promise<StationStatus> {
-    const [gateways, instances] = await Promise.all([this.gateways(), this.instances()]);
+    const [gateways, instances, push] = await Promise.all([
+      this.gateways(),
+      this.instances(),
+      this.pushQueue(),
+    ]);
     const streams = await this.#streamStatus(gateways.map((g) => g.id));
     let inboundAdded: number | undefined = 0;
     for (const s of streams) {
@@ -98,6 +106,35 @@ export class RedisInspector implements StationInspector {
       streams,
       deadLetters: streams.reduce((sum, s) => sum + s.deadLetters, 0),
       inboundAdded,
+      push,
+    };
+  }
+
+  /**
+   * The push queue's job counts, read from its BullMQ keys (`<prefix>:<name>:wait|active|…`), when the keys
+   * module names a push queue (`pushQueuePrefix`); undefined otherwise.
+   */
+  async pushQueue(): Promise<PushQueueStatus | undefined> {
+    const prefixOf = (this.#keys as Partial<{ pushQueuePrefix(): string }>).pushQueuePrefix;
+    if (typeof prefixOf !== 'function') return undefined;
+    const base = `${prefixOf.call(this.#keys)}:${PUSH_QUEUE_NAME}`;
+    const [waiting, active, delayed, prioritized, failed, completed, paused] = await Promise.all([
+      this.#call('LLEN', `${base}:wait`),
+      this.#call('LLEN', `${base}:active`),
+      this.#call('ZCARD', `${base}:delayed`),
+      this.#call('ZCARD', `${base}:prioritized`),
+      this.#call('ZCARD', `${base}:failed`),
+      this.#call('ZCARD', `${base}:completed`),
+      this.#call('LLEN', `${base}:paused`),
+    ]);
+    return {
+      waiting: num(waiting) ?? 0,
+      active: num(active) ?? 0,
+      delayed: num(delayed) ?? 0,
+      prioritized: num(prioritized) ?? 0,
+      failed: num(failed) ?? 0,
+      completed: num(completed) ?? 0,
+      paused: num(paused) ?? 0,
     };
   }
 

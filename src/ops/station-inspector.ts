@@ -62,6 +62,17 @@ export interface GatewayStatus {
   readonly draining: boolean | undefined;
 }
 
+/** Job counts of the push notification queue (BullMQ), when the station has one. */
+export interface PushQueueStatus {
+  readonly waiting: number;
+  readonly active: number;
+  readonly delayed: number;
+  readonly prioritized: number;
+  readonly failed: number;
+  readonly completed: number;
+  readonly paused: number;
+}
+
 export interface StationStatus {
   /** When this snapshot was taken (ms). */
   readonly at: number;
@@ -73,6 +84,8 @@ export interface StationStatus {
   readonly deadLetters: number;
   /** Messages ever accepted into the inbound streams (sum of their `added`), for a messages/s rate. */
   readonly inboundAdded: number | undefined;
+  /** The push queue's counts (undefined: no push queue in this deployment). */
+  readonly push?: PushQueueStatus | undefined;
 }
 
 export interface PendingEntry {

@@ -62,6 +62,13 @@ export interface StoreMessageEntry {
   readonly sig: string;
   readonly time: number;
   readonly json: string;
+  /**
+   * When the dispatcher looked the receiver's sessions up (ms), before deciding whom to push to: the
+   * message counts as stored from then. A backlog drain requested by a session bound later (`until` ≥ its
+   * bind) therefore includes it even when the storage worker writes it after the drain's `until`.
+   * Absent (earlier dispatchers): the storage worker's clock.
+   */
+  readonly at?: number;
 }
 
 /** Messages a terminal confirmed: `sigs` (a batch), or `sig` (one; written by earlier gateways). */

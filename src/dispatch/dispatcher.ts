@@ -159,7 +159,7 @@ export class Dispatcher {
       });
       return;
     }
-    await this.#deliver(message, receiver, origin, sessions);
+    await this.#deliver(message, receiver, origin, sessions, now);
   }
 
   async #isBlocked(message: ReliableMessage): Promise<boolean> {
@@ -179,8 +179,11 @@ export class Dispatcher {
     target: ID,
     origin: MessageOrigin,
     activeSessions?: readonly SessionRecord[],
+    /** When the sessions were looked up (ms); now when looked up here. */
+    lookedUpAt?: number,
   ): Promise<void> {
     const { keys, shards, messenger } = this.#o;
+    const lookupAt = lookedUpAt ?? this.#now();
     const now = this.#now();
     const station = messenger.identity.id.string;
     const traces = Array.isArray(message.dict['traces']) ? (message.dict['traces'] as unknown[]) : [];
@@ -197,6 +200,7 @@ export class Dispatcher {
       sig: message.signatureText,
       time: Math.round((message.time ?? now / 1000) * 1000),
       json,
+      at: lookupAt,
     };
     const entries: Outgoing[] = [
       { stream: keys.storeStream(shardOf(user, shards)), payload: JSON.stringify(store), orderKey: user },

@@ -27,8 +27,12 @@ export interface GatewayOptions {
   readonly metrics?: StationMetrics;
 }
 
-/** How often a drain closes its next batch of connections (ms). */
+/** How often a drain retires its next batch of connections (ms). */
 const DRAIN_TICK_MS = 100;
+/** How long a retired (inactive) connection still receives the pushes already on their way (ms). */
+const DRAIN_GRACE_MS = 1000;
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 export class Gateway {
   readonly id: string;
@@ -134,12 +138,14 @@ export class Gateway {
   }
 
   /**
-   * Lame-duck drain: stop accepting, then close the open connections a batch at a time, spread evenly over
+   * Lame-duck drain: stop accepting, then retire the open connections a batch at a time, spread evenly over
    * `windowMs`, so that their clients reconnect (through the balancer, to other gateways) without a
-   * thundering herd; then close(). Messages pushed to a connection as it closes stay in the inbox and reach
-   * the client with its backlog wherever it reconnects. Idempotent (the first window wins).
+   * thundering herd; then close(). Retiring a connection first marks its session inactive (the dispatcher
+   * stops routing to it: new messages are stored for the client's reconnection), lets the pushes already
+   * on their way reach it for `graceMs`, then closes it. A push that still meets a closed connection stays
+   * in the inbox and reaches the client with its backlog wherever it reconnects. Idempotent.
    */
-  drain(windowMs: number): Promise<void> {
+  drain(windowMs: number, graceMs = Math.min(DRAIN_GRACE_MS, windowMs)): Promise<void> {
     this.#draining ??= (async () => {
       this.#listener.pauseAccepting();
       const channels = this.#listener.channels();
@@ -149,17 +155,29 @@ export class Gateway {
       );
       const ticks = Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS));
       const perTick = Math.max(1, Math.ceil(channels.length / ticks));
-      let next = 0;
-      while (next < channels.length && this.#closing === undefined) {
-        for (const channel of channels.slice(next, next + perTick)) {
-          channel.close('SHUTDOWN', 'the gateway is draining; reconnect');
-        }
-        next += perTick;
-        if (next < channels.length) await new Promise((done) => setTimeout(done, DRAIN_TICK_MS));
+      const retiring: Promise<void>[] = [];
+      for (let next = 0; next < channels.length && this.#closing === undefined; next += perTick) {
+        retiring.push(this.#retire(channels.slice(next, next + perTick), graceMs));
+        if (next + perTick < channels.length) await sleep(DRAIN_TICK_MS);
       }
+      await Promise.all(retiring);
       await this.close();
     })();
     return this.#draining;
+  }
+
+  async #retire(channels: readonly ClientChannel[], graceMs: number): Promise<void> {
+    await Promise.all(
+      channels.map((channel) =>
+        this.#sessions.get(channel.id)?.state === 'bound'
+          ? this.#registry.setActive(this.id, channel.id, false).catch((err: unknown) => {
+              this.#log.warn({ code: 'REGISTRY_ERROR', err: String(err) }, 'could not retire a session');
+            })
+          : undefined,
+      ),
+    );
+    if (graceMs > 0) await sleep(graceMs);
+    for (const channel of channels) channel.close('SHUTDOWN', 'the gateway is draining; reconnect');
   }
 
   /** Stop accepting, close every connection (SHUTDOWN). Idempotent. */

@@ -1,10 +1,10 @@
 /**
  * The message bus over Redis Streams (ioredis).
  *
- * - publish: `XADD <stream> MAXLEN ~ <maxLen> * p <payload> [k <orderKey>]`; resolves with the entry ID.
+ * - publish: `XADD <stream> MAXLEN ~ <maxLen> * <field> <value>… [k <orderKey>]`; resolves with the entry ID.
  * - consume: a consumer group (created at the stream's start, `XGROUP CREATE … 0 MKSTREAM`, if missing),
  *   read by StreamConsumer through a RedisConsumerBackend (blocking reads on a dedicated connection).
- * - dead letters: `<stream>:dead` (RedisKeys.deadLetterStream), fields p, k, reason, from, id, group,
+ * - dead letters: `<stream>:dead` (RedisKeys.deadLetterStream), the entry's fields, k, reason, from, id, group,
  *   consumer, deliveries; moved atomically by src/redis/lua/dead-letter.lua.
  *
  * Outages: connections run with the offline queue disabled, no per-request retries and a command timeout,
@@ -23,7 +23,8 @@ import type { RedisKeys } from '../redis/redis-keys.ts';
 import { BUS_DEFAULTS } from './bus-defaults.ts';
 import { BusError } from './bus-error.ts';
 import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus.ts';
-import type { BusConsumer, ConsumerOptions } from './message-bus.ts';
+import { checkFields, flattenFields } from './bus-fields.ts';
+import type { BusConsumer, ConsumerOptions, StreamFields } from './message-bus.ts';
 import { RedisConsumerBackend } from './redis-consumer-backend.ts';
 import { redisCommand } from './redis-command.ts';
 import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
@@ -137,10 +138,17 @@ export class RedisMessageBus implements InspectableMessageBus {
     this.#scripts = loadScripts(this.redis);
   }
 
-  async publish(stream: string, payload: string, orderKey?: string): Promise<string> {
+  async publish(stream: string, fields: StreamFields, orderKey?: string): Promise<string> {
     if (this.#closed) throw new BusError('BUS_CLOSED', 'the bus is closed');
-    const args: (string | number)[] = [stream, 'MAXLEN', '~', this.#maxLen(stream), '*', 'p', payload];
-    if (orderKey !== undefined) args.push('k', orderKey);
+    checkFields(fields);
+    const args: (string | number)[] = [
+      stream,
+      'MAXLEN',
+      '~',
+      this.#maxLen(stream),
+      '*',
+      ...flattenFields(fields, orderKey),
+    ];
     const id = await redisCommand(this.redis, this.#connectWaitMs, () => this.redis.call('XADD', args));
     if (typeof id !== 'string') throw new BusError('BUS_REJECTED', `XADD to ${stream} returned no ID`);
     return id;

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LimitsConfig } from '../config/station-config.ts';
-import type { InboundSink, MessageOrigin } from '../bus/inbound-sink.ts';
+import type { InboundSink, MessageOrigin } from '../streams/inbound-sink.ts';
 import type { StationMessenger } from '../identity/station-messenger.ts';
 import { attachedMeta, attachedVisa } from '../protocol/dkd/attachments.ts';
 import type { Content } from '../protocol/dkd/content.ts';
@@ -298,16 +298,17 @@ export class ClientSession implements ChannelHandler {
       return SETTLED;
     }
     if (this.#state !== 'bound') return this.#hold(message);
-    if (content !== undefined) {
-      const handled = this.#sessionCommand(message, content);
-      if (handled !== undefined) return this.#publish(message, this.#origin(handled));
-    }
-    return this.#publish(message, this.#origin());
+    // login / report change the session here; the dispatcher still records logins (with `content`)
+    if (content !== undefined) this.#sessionCommand(message, content);
+    return this.#publish(message, this.#origin(), content);
   }
 
-  /** Hand to the sink now (stage 1 ends when the publish is issued); settles when durable. */
-  #publish(message: ReliableMessage, origin: MessageOrigin): Settlement {
-    return settlement(this.#deps.sink.publish(message, origin));
+  /**
+   * Hand to the sink now (stage 1 ends when the publish is issued); settles when durable. `content`: what
+   * was decrypted here, so that the dispatcher does not decrypt it again.
+   */
+  #publish(message: ReliableMessage, origin: MessageOrigin, content?: Content): Settlement {
+    return settlement(this.#deps.sink.publish(message, origin, content));
   }
 
   #openForStation(message: ReliableMessage): Content | undefined {
@@ -537,6 +538,8 @@ export class ClientSession implements ChannelHandler {
       this.#setActive(false);
       return 'report';
     }
+    // device-token reports (apns / c2dm) are answered by the dispatcher's station commands
+    if (report.title === 'apns' || report.title === 'c2dm') return undefined;
     if (this.#deps.messenger.isForStation(message.receiver)) {
       this.#sendReceipt(message, 'Command not support.', {
         content,
@@ -561,14 +564,13 @@ export class ClientSession implements ChannelHandler {
 
   // ---- replies and rejections -----------------------------------------------------------------------
 
-  #origin(handled?: 'login' | 'report'): MessageOrigin {
+  #origin(): MessageOrigin {
     const user = this.#user as ID;
     return {
       gatewayId: this.#deps.gatewayId,
       connId: this.channel.id,
       user: user.naked().string,
       terminal: this.#terminal,
-      ...(handled === undefined ? {} : { handled }),
     };
   }
 

@@ -3,7 +3,7 @@
  * connection, and delivery of messages to the connections it holds.
  */
 import type { Logger } from 'pino';
-import type { InboundSink } from '../bus/inbound-sink.ts';
+import type { InboundSink } from '../streams/inbound-sink.ts';
 import type { StationConfig } from '../config/station-config.ts';
 import type { StationMessenger } from '../identity/station-messenger.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';

@@ -536,7 +536,9 @@ function renderDeadLetter(d: DeadLetterRecord, short: (s: string) => string): st
       `age:         ${formatDuration(d.ageMs)}`,
       `reason:      ${d.reason}`,
       `order key:   ${d.orderKey ?? '-'}`,
-      `payload:     ${d.payload ?? ''}`,
+      ...Object.entries(d.fields ?? {}).map(
+        ([k, v]) => `field ${k.padEnd(6)} ${v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v}`,
+      ),
     ].join('\n') + '\n'
   );
 }

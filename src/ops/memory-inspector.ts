@@ -5,6 +5,7 @@
  * undelivered counts are not kept by the memory inbox: terminals are listed as unknown.
  */
 import type { MemoryMessageBus } from '../bus/memory-message-bus.ts';
+import { RESERVED_FIELDS } from '../bus/message-bus.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { InboxStore } from '../storage/inbox-store.ts';
@@ -114,7 +115,12 @@ export class MemoryInspector implements StationInspector {
           reason: f['reason'] ?? '',
           deliveries: Number(f['deliveries'] ?? 0),
           ageMs: Math.max(0, now - (entryTime(r.id) ?? now)),
-          ...(withPayload ? { payload: f['p'] ?? '', orderKey: f['k'] } : {}),
+          ...(withPayload
+            ? {
+                fields: Object.fromEntries(Object.entries(f).filter(([k]) => !RESERVED_FIELDS.has(k))),
+                orderKey: f['k'],
+              }
+            : {}),
         });
       }
     }
@@ -137,8 +143,8 @@ export class MemoryInspector implements StationInspector {
 
   async retryDeadLetter(id: string, stream?: string): Promise<{ stream: string; id: string } | undefined> {
     const record = await this.deadLetter(id, stream);
-    if (record === undefined || record.payload === undefined) return undefined;
-    const newId = await this.#o.bus.publish(record.from, record.payload, record.orderKey);
+    if (record === undefined || record.fields === undefined) return undefined;
+    const newId = await this.#o.bus.publish(record.from, record.fields, record.orderKey);
     this.#o.bus.store.remove(record.stream, [record.id]);
     return { stream: record.from, id: newId };
   }

@@ -3,8 +3,9 @@
  * channel's open and close, the inbound sink, the bus (publish and consume), the delivery target and the
  * session registry — without changing the code behind them. Each wrapper forwards every call unchanged.
  */
-import type { BacklogRequest, InboundSink, MessageOrigin } from '../bus/inbound-sink.ts';
-import type { BusConsumer, BusEntry, ConsumerOptions, MessageBus } from '../bus/message-bus.ts';
+import type { BacklogRequest, InboundSink, MessageOrigin } from '../streams/inbound-sink.ts';
+import type { Content } from '../protocol/dkd/content.ts';
+import type { BusConsumer, BusEntry, ConsumerOptions, MessageBus, StreamFields } from '../bus/message-bus.ts';
 import type { DeliveryTarget } from '../gateway/delivery-consumer.ts';
 import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
@@ -40,9 +41,9 @@ export function observeChannel(channel: ClientChannel, metrics: StationMetrics):
 /** Messages accepted from clients (durable on the bus) or failed. */
 export function meteredSink(sink: InboundSink, metrics: StationMetrics): InboundSink {
   return {
-    publish: async (message: ReliableMessage, origin: MessageOrigin) => {
+    publish: async (message: ReliableMessage, origin: MessageOrigin, content?: Content) => {
       try {
-        await sink.publish(message, origin);
+        await sink.publish(message, origin, content);
       } catch (err) {
         metrics.messageIn('failed');
         throw err;
@@ -55,18 +56,6 @@ export function meteredSink(sink: InboundSink, metrics: StationMetrics): Inbound
   };
 }
 
-/** Backlog pages (stream-entries.ts DeliverPageEntry) as JSON.stringify writes them: `kind` first. */
-const PAGE_PREFIX = '{"kind":"deliver-page"';
-
-function countPage(payload: string, metrics: StationMetrics): void {
-  try {
-    const page = JSON.parse(payload) as { messages?: unknown };
-    if (Array.isArray(page.messages)) metrics.backlogDrained(page.messages.length);
-  } catch {
-    // the handler already reported an unreadable entry
-  }
-}
-
 function busKind(keys: RedisKeys, stream: string): BusStreamKind {
   if (stream.endsWith(':dead')) return 'dead';
   return streamKind(keys, stream);
@@ -75,11 +64,11 @@ function busKind(keys: RedisKeys, stream: string): BusStreamKind {
 /** Publish latency per stream kind, and the latency and outcome of every handled entry. */
 export function meteredBus(bus: MessageBus, keys: RedisKeys, metrics: StationMetrics): MessageBus {
   return {
-    publish: async (stream: string, payload: string, orderKey?: string) => {
+    publish: async (stream: string, fields: StreamFields, orderKey?: string) => {
       const kind = busKind(keys, stream);
       const start = performance.now();
       try {
-        const id = await bus.publish(stream, payload, orderKey);
+        const id = await bus.publish(stream, fields, orderKey);
         metrics.busPublished(kind, seconds(start), 'ok');
         return id;
       } catch (err) {
@@ -101,7 +90,8 @@ export function meteredBus(bus: MessageBus, keys: RedisKeys, metrics: StationMet
             throw err;
           }
           metrics.busConsumed(kind, seconds(start), 'ok');
-          if (kind === 'deliver' && entry.payload.startsWith(PAGE_PREFIX)) countPage(entry.payload, metrics);
+          if (kind === 'deliver' && entry.fields['t'] === 'page')
+            metrics.backlogDrained(Number(entry.fields['n'] ?? 0));
         },
       });
     },

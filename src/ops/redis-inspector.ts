@@ -6,6 +6,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { BUS_DEFAULTS } from '../bus/bus-defaults.ts';
+import { RESERVED_FIELDS } from '../bus/message-bus.ts';
 import { readLuaScript } from '../redis/load-scripts.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type {
@@ -26,7 +27,8 @@ import { knownStreams, resolveStreamName, streamKind } from './stream-names.ts';
 
 export type RedisClient = Redis | Cluster;
 
-/** The BullMQ queue name of push notifications (src/push). */
+/** The BullMQ queue name of push notifications (PUSH_QUEUE_NAME of src/push/bullmq-push-queue.ts, not
+ * imported so that dimctl does not load BullMQ). */
 const PUSH_QUEUE_NAME = 'push';
 
 export interface RedisInspectorOptions {
@@ -110,14 +112,9 @@ export class RedisInspector implements StationInspector {
     };
   }
 
-  /**
-   * The push queue's job counts, read from its BullMQ keys (`<prefix>:<name>:wait|active|…`), when the keys
-   * module names a push queue (`pushQueuePrefix`); undefined otherwise.
-   */
+  /** The push queue's job counts, read from its BullMQ keys (`<pushQueuePrefix>:push:wait|active|…`). */
   async pushQueue(): Promise<PushQueueStatus | undefined> {
-    const prefixOf = (this.#keys as Partial<{ pushQueuePrefix(): string }>).pushQueuePrefix;
-    if (typeof prefixOf !== 'function') return undefined;
-    const base = `${prefixOf.call(this.#keys)}:${PUSH_QUEUE_NAME}`;
+    const base = `${this.#keys.pushQueuePrefix()}:${PUSH_QUEUE_NAME}`;
     const [waiting, active, delayed, prioritized, failed, completed, paused] = await Promise.all([
       this.#call('LLEN', `${base}:wait`),
       this.#call('LLEN', `${base}:active`),
@@ -234,7 +231,14 @@ export class RedisInspector implements StationInspector {
       reason: str('reason'),
       deliveries: num(f.get('deliveries')) ?? 0,
       ageMs: Math.max(0, this.#now() - (entryTime(id) ?? this.#now())),
-      ...(withPayload ? { payload: str('p'), orderKey: f.has('k') ? str('k') : undefined } : {}),
+      ...(withPayload
+        ? {
+            fields: Object.fromEntries(
+              [...f].filter(([k]) => !RESERVED_FIELDS.has(k)).map(([k, v]) => [k, String(v)]),
+            ),
+            orderKey: f.has('k') ? str('k') : undefined,
+          }
+        : {}),
     };
   }
 
@@ -323,12 +327,30 @@ export class RedisInspector implements StationInspector {
       this.#call('SMEMBERS', k.inboxTerminals(user)),
     ]);
     const total = num(stored) ?? 0;
-    const perTerminal = await Promise.all(
-      (Array.isArray(terminals) ? terminals.map(String) : []).sort().map(async (terminal) => {
-        const delivered = await this.#call('ZINTERCARD', 2, k.inbox(user), k.inboxDelivered(user, terminal));
-        return { terminal, undelivered: Math.max(0, total - (num(delivered) ?? 0)) };
-      }),
-    );
+    // per message: the terminals that had it (inboxDelivered) and the one it is for, if any (inboxTargets)
+    const [deliveredReply, targetsReply, cursorsReply] = await Promise.all([
+      this.#call('HGETALL', k.inboxDelivered(user)),
+      this.#call('HGETALL', k.inboxTargets(user)),
+      this.#call('HKEYS', k.inboxCursors(user)),
+    ]);
+    const delivered = pairs(deliveredReply);
+    const targets = pairs(targetsReply);
+    const had = (sig: string): string[] => {
+      try {
+        const list = JSON.parse(String(delivered.get(sig) ?? '[]')) as unknown;
+        return Array.isArray(list) ? list.map(String) : [];
+      } catch {
+        return [];
+      }
+    };
+    const sigs = Array.isArray(cursorsReply) ? cursorsReply.map(String) : [];
+    const perTerminal = (Array.isArray(terminals) ? terminals.map(String) : []).sort().map((terminal) => ({
+      terminal,
+      undelivered: sigs.filter((sig) => {
+        const target = targets.get(sig);
+        return (target === undefined || target === terminal) && !had(sig).includes(terminal);
+      }).length,
+    }));
     return {
       user,
       stored: total,

@@ -112,8 +112,8 @@ export interface DeadLetterRecord {
   readonly reason: string;
   readonly deliveries: number;
   readonly ageMs: number;
-  /** The entry's payload (only in `deadLetter()`). */
-  readonly payload?: string;
+  /** The entry's fields as published (only in `deadLetter()`). */
+  readonly fields?: Readonly<Record<string, string>>;
   readonly orderKey?: string | undefined;
 }
 

@@ -11,13 +11,13 @@ import type { ScriptDefinition, ScriptRunner } from '../redis/load-scripts.ts';
 
 export const STORE_SCRIPTS = {
   /** Store an inbox entry unless its signature is stored (dedup). */
-  inboxPut: { file: 'inbox-put.lua', numberOfKeys: 3, command: 'dimInboxPut' },
+  inboxPut: { file: 'inbox-put.lua', numberOfKeys: 5, command: 'dimInboxPut' },
   /** Mark a batch of inbox entries delivered to a terminal; delete each once every wanted terminal has it. */
-  inboxMarkDelivered: { file: 'inbox-mark-delivered.lua', numberOfKeys: 5, command: 'dimInboxMarkDelivered' },
+  inboxMarkDelivered: { file: 'inbox-mark-delivered.lua', numberOfKeys: 7, command: 'dimInboxMarkDelivered' },
   /** Remove one batch of expired inbox entries. */
-  inboxExpire: { file: 'inbox-expire.lua', numberOfKeys: 3, command: 'dimInboxExpire' },
+  inboxExpire: { file: 'inbox-expire.lua', numberOfKeys: 6, command: 'dimInboxExpire' },
   /** Scan one bounded chunk of an inbox for a terminal's page. */
-  inboxPage: { file: 'inbox-page.lua', numberOfKeys: 3, command: 'dimInboxPage' },
+  inboxPage: { file: 'inbox-page.lua', numberOfKeys: 6, command: 'dimInboxPage' },
   /** Set a hash field unless the stored one is as new or newer (documents, logins). */
   hsetIfNewer: { file: 'hset-if-newer.lua', numberOfKeys: 2, command: 'dimHsetIfNewer' },
   /** Replace a string value only if it still is the expected one. */

@@ -184,7 +184,10 @@ describe('dimctl and the ops servers on a running cluster', { timeout: 900_000 }
 
       const show = await dimctlJson<DeadLetterRecord>(cluster, ['dead', 'show', letter.id]);
       assert.equal(show.code, 0);
-      assert.ok(show.value.payload?.includes(sent.message.signatureText), 'the payload is the message');
+      assert.ok(
+        JSON.stringify(show.value.fields ?? {}).includes(sent.message.signatureText),
+        'the payload is the message',
+      );
       const human = await dimctl(cluster, ['dead', 'show', letter.id]);
       assert.match(human.stdout, /deliveries:\s+5/);
       const missing = await dimctl(cluster, ['dead', 'show', '1-1']);

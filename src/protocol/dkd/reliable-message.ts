@@ -33,11 +33,23 @@ export class ReliableMessage {
   readonly type: number | undefined;
   readonly data: string;
   readonly signatureText: string;
+  /**
+   * The JSON text this message was parsed from, when `dict` is exactly that text's object (no short keys
+   * were expanded): it can be relayed as is.
+   */
+  readonly source: string | undefined;
   #signature: Uint8Array | undefined;
   #dataBytes: Uint8Array | undefined;
 
-  constructor(dict: Record<string, unknown>, sender: ID, receiver: ID, group: ID | undefined) {
+  constructor(
+    dict: Record<string, unknown>,
+    sender: ID,
+    receiver: ID,
+    group: ID | undefined,
+    source?: string,
+  ) {
     this.dict = dict;
+    this.source = source;
     this.sender = sender;
     this.receiver = receiver;
     this.group = group;
@@ -189,5 +201,6 @@ export function parseReliableMessage(
     if (entries.length > limits.maxKeys)
       throw new ProtocolError('FIELD_TOO_LARGE', 'too many `keys` entries');
   }
-  return new ReliableMessage(dict, sender, receiver, group);
+  const source = typeof input === 'string' && dict === value ? input : undefined;
+  return new ReliableMessage(dict, sender, receiver, group, source);
 }

@@ -61,7 +61,8 @@ describe('RedisInspector', () => {
     assert.equal(list[0]!.reason, 'boom');
     assert.equal(list[0]!.deliveries, 5);
     const shown = await inspector.deadLetter(deadId!);
-    assert.equal(shown?.payload, 'poison');
+    assert.deepEqual(shown?.fields, { p: 'poison' });
+    assert.equal(shown?.orderKey, 'user');
     const retried = await inspector.retryDeadLetter(deadId!);
     assert.equal(retried?.stream, stream);
     const last = await r.xrange(stream, retried!.id, retried!.id);
@@ -81,12 +82,14 @@ describe('RedisInspector', () => {
     const r = fx.redis;
     const inspector = new RedisInspector({ redis: r, keys, shards: 1 });
     const user = 'alice@x';
-    await r.zadd(keys.inbox(user), 0, 'c1', 0, 'c2', 0, 'c3');
-    await r.zadd(keys.inboxByStoredAt(user), 1000, 'c1', 2000, 'c2', 3000, 'c3');
+    await r.zadd(keys.inbox(user), 0, 'c1', 0, 'c2', 0, 'c3', 0, 'c4');
+    await r.zadd(keys.inboxByStoredAt(user), 1000, 'c1', 2000, 'c2', 3000, 'c3', 4000, 'c4');
+    await r.hset(keys.inboxCursors(user), 's1', 'c1', 's2', 'c2', 's3', 'c3', 's4', 'c4');
     await r.sadd(keys.inboxTerminals(user), 'phone', 'tablet');
-    await r.sadd(keys.inboxDelivered(user, 'phone'), 'c1', 'c2');
+    await r.hset(keys.inboxDelivered(user), 's1', '["phone"]', 's2', '["phone","tablet"]');
+    await r.hset(keys.inboxTargets(user), 's4', 'tablet'); // only for the tablet
     const inbox = await inspector.inbox(user);
-    assert.equal(inbox.stored, 3);
+    assert.equal(inbox.stored, 4);
     assert.equal(inbox.oldestStoredAt, 1000);
     assert.deepEqual(inbox.terminals, [
       { terminal: 'phone', undelivered: 1 },
@@ -131,16 +134,23 @@ describe('RedisInspector', () => {
     assert.ok(streams.some((s) => s.name === keys.deliveryStream('gw')));
   });
 
-  it('reads the push queue counts when the keys module names a push queue', async () => {
-    const base = fx.freshKeys();
+  it("reads the push queue counts (BullMQ keys under the keys module's push queue prefix)", async () => {
+    const keys = fx.freshKeys();
     const r = fx.redis;
-    assert.equal(await new RedisInspector({ redis: r, keys: base, shards: 1 }).pushQueue(), undefined);
-    const prefix = `${base.prefix}{push}`;
-    const keys = Object.assign(Object.create(base) as typeof base, base, { pushQueuePrefix: () => prefix });
+    const inspector = new RedisInspector({ redis: r, keys, shards: 1 });
+    assert.deepEqual(await inspector.pushQueue(), {
+      waiting: 0,
+      active: 0,
+      delayed: 0,
+      prioritized: 0,
+      failed: 0,
+      completed: 0,
+      paused: 0,
+    });
+    const prefix = keys.pushQueuePrefix();
     await r.rpush(`${prefix}:push:wait`, 'j1', 'j2');
     await r.zadd(`${prefix}:push:failed`, 1, 'j3');
-    const counts = await new RedisInspector({ redis: r, keys, shards: 1 }).pushQueue();
-    assert.deepEqual(counts, {
+    assert.deepEqual(await inspector.pushQueue(), {
       waiting: 2,
       active: 0,
       delayed: 0,

@@ -8,6 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import {
+  NeighbourListError,
+  mergeNeighbours,
+  parseNeighbourObjects,
+  parseNeighbourString,
+  parseStationsFile,
+} from '../federation/neighbour-list.ts';
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
 import { DEFAULT_LIMITS, DEFAULT_PUSH } from './station-config.ts';
 import type {
   LimitsConfig,
@@ -208,6 +216,7 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     for (const [name, id] of Object.entries(ansValue)) ans[name] = String(id);
   }
   const instanceName = pick('DIM_INSTANCE_NAME', 'instanceName');
+  const neighbors = loadNeighbours(fromEnv, file, cwd);
   const busClaimIdleMs = pick('DIM_BUS_CLAIM_IDLE_MS', 'busClaimIdleMs');
   // ---- hardening (issue 13): trusted proxies, TLS ----
   const proxies = pick('DIM_TRUSTED_PROXIES', 'trustedProxies');
@@ -252,6 +261,15 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     tlsCertFile: tlsCert === undefined ? undefined : resolve(cwd, String(tlsCert)),
     tlsKeyFile: tlsKey === undefined ? undefined : resolve(cwd, String(tlsKey)),
     push: loadPushConfig(fromEnv, file, cwd),
+    neighbors,
+    federationQueueLimit: positiveInt(
+      'DIM_FEDERATION_QUEUE_LIMIT',
+      pick('DIM_FEDERATION_QUEUE_LIMIT', 'federationQueueLimit') ?? 10_000,
+    ),
+    federationMaxBackoffMs: positiveInt(
+      'DIM_FEDERATION_MAX_BACKOFF_MS',
+      pick('DIM_FEDERATION_MAX_BACKOFF_MS', 'federationMaxBackoffMs') ?? 30_000,
+    ),
   };
   // Every field above asked for its variable and file key: anything else is unknown.
   for (const name of Object.keys(env)) {
@@ -386,4 +404,28 @@ function isAddressOrCidr(entry: string): boolean {
   if (bits === undefined) return true;
   if (!/^\d{1,3}$/.test(bits)) return false;
   return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Neighbours: config file `neighbors`, then `DIM_STATIONS_FILE` (`stationsFile`), then `DIM_NEIGHBORS`. */
+function loadNeighbours(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+  cwd: string,
+): NeighbourSpec[] {
+  try {
+    const lists: NeighbourSpec[][] = [];
+    if (file['neighbors'] !== undefined) lists.push(parseNeighbourObjects(file['neighbors'], 'neighbors'));
+    const fromFile = file['stationsFile']; // read even when the variable wins: it records the key as known
+    const stationsFile = fromEnv('DIM_STATIONS_FILE') ?? fromFile;
+    if (stationsFile !== undefined) {
+      const path = resolve(cwd, String(stationsFile));
+      lists.push(parseStationsFile(readConfigFile(path), `DIM_STATIONS_FILE ${path}`));
+    }
+    const env = fromEnv('DIM_NEIGHBORS');
+    if (env !== undefined) lists.push(parseNeighbourString(env));
+    return mergeNeighbours(lists);
+  } catch (err) {
+    if (err instanceof NeighbourListError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
 /** The station's configuration: one typed object, built by load-config.ts, passed down explicitly. */
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
 
 export type ProxyProtocolMode = 'off' | 'optional' | 'required';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -75,6 +76,13 @@ export interface StationConfig {
   readonly tlsKeyFile: string | undefined;
   /** Push notifications (APNs, FCM, webhook); see PushConfig. */
   readonly push: PushConfig;
+  // ---- federation (src/federation) ----
+  /** Neighbour stations this station links to (config file, DIM_NEIGHBORS, DIM_STATIONS_FILE merged). */
+  readonly neighbors: readonly NeighbourSpec[];
+  /** Messages queued per neighbour before new ones stay stored here instead (default 10,000). */
+  readonly federationQueueLimit: number;
+  /** Longest pause between reconnect attempts to a neighbour (ms, default 30 s). */
+  readonly federationMaxBackoffMs: number;
 }
 
 // ---- push notifications (src/push/) ------------------------------------------------------------------

@@ -16,7 +16,7 @@
  * idle timer but cannot hold a partial frame (and its buffer) forever.
  *
  * Pushes are Message frames with a fresh sn, resent every `retryInterval` until `OK`, at most `maxTries`
- * sends. A local close writes a Command `BYE <code> <reason>` first (reference clients answer it `OK`),
+ * sends. Everything written in one event-loop turn leaves in one system call (write-batch.ts). A local close writes a Command `BYE <code> <reason>` first (reference clients answer it `OK`),
  * ends the socket and destroys it after `closeGrace`.
  */
 import type { Socket } from 'node:net';
@@ -51,6 +51,7 @@ import {
 import { isTransportError } from './transport-error.ts';
 import { noopTransportLogger, type TransportLogger } from './transport-logger.ts';
 import { truncateUtf8 } from './utf8-truncate.ts';
+import { corkForTurn } from './write-batch.ts';
 
 export type MtpChannelOptions = ChannelInit;
 
@@ -378,6 +379,7 @@ export class MtpChannel implements ClientChannel {
       this.close('SLOW_CONSUMER', `more than ${this.#options.maxOutgoingBytes} bytes queued`);
       return false;
     }
+    corkForTurn(socket); // frames written to this connection in this turn leave in one writev
     socket.write(bytes);
     return true;
   }

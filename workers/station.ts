@@ -202,6 +202,18 @@ async function main(args: readonly string[]): Promise<void> {
     },
     'station started',
   );
+  if (address !== undefined && config.logLevel !== 'silent') {
+    // The one line scripts and supervisors wait for (local-cluster.sh, test clusters): written at any log
+    // level but `silent`, as a JSON log line like every other line on stdout.
+    const announcer =
+      logger.level === 'info' || logger.level === 'debug' || logger.level === 'trace'
+        ? logger
+        : createLogger('info');
+    announcer.info(
+      { code: 'STATION_LISTENING', station: identity.id.string, roles, address },
+      `station ${identity.id.string} listening on ${address.address}:${address.port} (${roles.join(', ')})`,
+    );
+  }
 }
 
 /** Run a station process with the given role arguments; reports errors (JSON) and sets the exit code. */

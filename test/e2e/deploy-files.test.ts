@@ -29,20 +29,15 @@ describe('deployment files', () => {
     const services = config.slice(config.indexOf('services:'), config.indexOf('\nvolumes:'));
     const blocks = services.split(/\n {2}(?=[a-z0-9-]+:\n)/).slice(1);
     const byName = new Map(blocks.map((b) => [b.slice(0, b.indexOf(':')), b]));
-    assert.deepEqual([...byName.keys()].sort(), [
-      'dispatcher',
-      'gateway-1',
-      'gateway-2',
-      'haproxy',
-      'redis',
-      'storage',
-    ]);
+    for (const name of ['dispatcher', 'gateway-1', 'gateway-2', 'haproxy', 'redis', 'storage'])
+      assert.ok(byName.has(name), name);
+    const stations = [...byName.keys()].filter((name) => name !== 'redis' && name !== 'haproxy');
     for (const [name, block] of byName) {
       assert.match(block, /restart: unless-stopped/, `${name} restart policy`);
       assert.match(block, /nofile:/, `${name} ulimits`);
       if (name !== 'haproxy') assert.match(block, /healthcheck:/, `${name} health check`);
     }
-    for (const name of ['gateway-1', 'gateway-2', 'dispatcher', 'storage']) {
+    for (const name of stations) {
       assert.match(
         byName.get(name) as string,
         /redis:\n\s+condition: service_healthy/,

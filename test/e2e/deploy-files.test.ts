@@ -45,7 +45,12 @@ describe('deployment files', () => {
       );
     }
     assert.match(byName.get('haproxy') as string, /gateway-1:\n\s+condition: service_healthy/);
-    assert.match(byName.get('gateway-1') as string, /connect\(9394/, 'gateways are healthy when they listen');
+    for (const name of stations)
+      assert.match(
+        byName.get(name) as string,
+        /127\.0\.0\.1:9395\/readyz/,
+        `${name} is healthy when its ops server says ready (issue 11)`,
+      );
   });
 
   it('REDIS_PASSWORD makes Redis require it and the stations use it', () => {

@@ -128,7 +128,7 @@ export class MeshStation {
         if (!this.running) throw new Error(`${this.name} exited:\n${this.#output}`);
         return /listening on \S+:\d+/.test(stdout);
       },
-      20_000,
+      60_000,
       `${this.name} to listen`,
     );
   }

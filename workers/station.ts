@@ -236,7 +236,9 @@ export function runStation(args: readonly string[]): void {
       return;
     }
     logger.fatal({ code: 'FATAL', err }, `fatal: ${err instanceof Error ? err.message : String(err)}`);
+    // whatever started before the failure (connections, listeners) would keep the process alive
     process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100).unref();
   });
 }
 

@@ -106,7 +106,7 @@ export class StationNode {
     }
     if (roles.includes('dispatcher') || roles.includes('push')) {
       const redis = (backend as { redis?: import('ioredis').Redis }).redis;
-      this.push = new PushService({
+      this.push = await PushService.create({
         config: config.push,
         engine:
           backend.kind === 'redis' && redis !== undefined && config.redisUrl !== undefined

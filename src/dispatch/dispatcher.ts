@@ -36,6 +36,7 @@ import {
   publishAll,
 } from '../streams/station-streams.ts';
 import type { InboundEntry, MessageOrigin, Outgoing, StationStreams } from '../streams/station-streams.ts';
+import type { FederationRouter } from '../federation/federation-router.ts';
 import type { StationCommands, StationReply } from './station-commands.ts';
 
 export interface DispatcherOptions {
@@ -58,6 +59,8 @@ export interface DispatcherOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
+  /** Neighbour stations (src/federation): forwarding, broadcasts, roaming, queries. */
+  readonly federation?: FederationRouter;
 }
 
 export const DISPATCH_GROUP = 'dispatcher';
@@ -145,7 +148,6 @@ export class Dispatcher {
     const { origin } = inbound;
     const receiver = envelope.receiver;
     if (messenger.isForStation(receiver) || receiver.equals(EVERYONE) || receiver.equals(EVERY_STATION)) {
-      // Neighbour stations (for the broadcasts): forwarding is not configured in this deployment.
       await this.#forStation(inbound, envelope);
       return;
     }
@@ -176,6 +178,7 @@ export class Dispatcher {
       return;
     }
     // the block list and the receiver's sessions are independent lookups: one round trip for both
+    const lookupAt = this.#now();
     const [blocked, sessions] = await Promise.all([
       this.#isBlocked(envelope),
       this.#activeSessions(receiver.naked().string, receiver.terminal),
@@ -187,7 +190,7 @@ export class Dispatcher {
       });
       return;
     }
-    await this.#deliver(inbound, envelope, receiver, sessions);
+    await this.#deliver(inbound, envelope, receiver, sessions, lookupAt);
   }
 
   /**
@@ -195,6 +198,9 @@ export class Dispatcher {
    * parsed here: commands keep it (a login message is handed to other users as is).
    */
   async #forStation(inbound: InboundEntry, envelope: ReliableMessage): Promise<void> {
+    const fed = this.#o.federation;
+    const broadcast = envelope.receiver.equals(EVERYONE) || envelope.receiver.equals(EVERY_STATION);
+    if (broadcast && fed !== undefined && !(await fed.acceptBroadcast(envelope))) return; // cycled or seen
     let content: Content;
     let message: ReliableMessage;
     try {
@@ -212,7 +218,12 @@ export class Dispatcher {
       return;
     }
     const now = this.#now();
-    await this.#reply(await this.#o.commands.process(message, content, now / 1000), inbound.origin);
+    const replies = await this.#o.commands.process(message, content, now / 1000);
+    // a broadcast a neighbour relayed: its sender hears from its own station, not from every station
+    if (!broadcast || inbound.origin.user === envelope.sender.naked().string)
+      await this.#reply(replies, inbound.origin);
+    await fed?.afterLocal(message, content);
+    if (broadcast) await fed?.forwardBroadcast(message);
   }
 
   async #isBlocked(message: ReliableMessage): Promise<boolean> {
@@ -233,8 +244,11 @@ export class Dispatcher {
     envelope: ReliableMessage,
     target: ID,
     activeSessions?: readonly SessionRecord[],
+    /** When the sessions were looked up (ms); now when looked up here. */
+    lookedUpAt?: number,
   ): Promise<void> {
     const { streams, messenger } = this.#o;
+    const lookupAt = lookedUpAt ?? this.#now();
     const now = this.#now();
     const station = messenger.identity.id.string;
     let msg: string;
@@ -246,16 +260,29 @@ export class Dispatcher {
     }
     const user = target.naked().string;
     const sig = envelope.signatureText;
+    const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
+    const via = sessions.length > 0 ? undefined : await this.#o.federation?.routeUser(envelope, msg, target);
+    if (via !== undefined) {
+      if (envelope.sender.isStation) return;
+      const redirected = this.#receiptReply(envelope, 'Message redirected.', {
+        template: 'Message redirected to ${did} via ${station}.',
+        replacements: { did: target.string, station: via },
+        extra: { neighbor: via },
+      });
+      await this.#reply([redirected], inbound.origin);
+      return;
+    }
+    // Stored at the time the sessions were looked up: a session bound after the lookup (which this
+    // message is not pushed to) drains everything stored up to its bind, this message included.
     const stored = this.#o.inbox.put(user, {
       sig,
       time: Math.round((envelope.time ?? now / 1000) * 1000),
-      storedAt: now,
+      storedAt: lookupAt,
       terminal: target.terminal,
       json: msg,
     });
     // a failed put must not be reported as unhandled while the receipt is packed: it is awaited below
     stored.catch(() => undefined);
-    const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
     const entries: Outgoing[] = [];
     for (const session of sessions) {
       entries.push(

@@ -27,7 +27,7 @@
  *  - store shard (gateways → storage, order key = user):
  *      t=drain      user  term  gw  conn  until  cursor?      send the backlog's next page
  *    and, written only before the dispatcher stored messages itself (still decoded and applied, so that
- *    nothing in a stream during an upgrade is lost): t=store (user term? sig time msg) and t=delivered
+ *    nothing in a stream during an upgrade is lost): t=store (user term? sig time msg at?) and t=delivered
  *    (user term n sig.0 …).
  */
 import type { MessageBus, StreamFields } from '../bus/message-bus.ts';
@@ -99,6 +99,13 @@ export interface StoreMessageEntry {
   /** Message time (ms): the backlog order. */
   readonly time: number;
   readonly msg: string;
+  /**
+   * When the dispatcher looked the receiver's sessions up (ms), before deciding whom to push to: the
+   * message counts as stored from then, so a backlog drain of a session bound later (its `until` is after
+   * the bind) includes it even when the storage worker writes it after that `until`. Absent (earlier
+   * dispatchers): the storage worker's clock.
+   */
+  readonly at?: number;
 }
 
 /** Messages a terminal confirmed. */
@@ -314,6 +321,7 @@ export function decodeStore(fields: StreamFields): StoreEntry {
         sig: text(fields, 'sig'),
         time: number(fields, 'time'),
         msg: text(fields, 'msg'),
+        ...(fields['at'] === undefined ? {} : { at: number(fields, 'at') }),
       };
     case 'delivered': {
       const n = number(fields, 'n');

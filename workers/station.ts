@@ -59,6 +59,7 @@ async function main(args: readonly string[]): Promise<void> {
     backend = await createRedisBackend({
       url: config.redisUrl,
       prefix: config.redisPrefix,
+      durability: { mode: config.redisDurability, replicaTimeoutMs: config.redisReplicaTimeoutMs },
       logger,
       // Dispatchers remove the sessions of gateways whose heartbeat expired (their messages stay stored).
       cleanupIntervalMs: roles.includes('dispatcher') ? 10_000 : undefined,

@@ -4,7 +4,7 @@
  * cannot fix (wrong type, syntax), `BUS_UNAVAILABLE` for everything else (not connected, connection lost,
  * timeout, LOADING, OOM…).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import { whenReady } from '../redis/when-ready.ts';
 import { BusError } from './bus-error.ts';
 
@@ -20,7 +20,7 @@ export function toBusError(err: unknown): BusError {
 }
 
 export async function redisCommand<T>(
-  redis: Redis,
+  redis: RedisClient,
   connectWaitMs: number,
   command: () => Promise<T>,
   signal?: AbortSignal,

@@ -54,7 +54,6 @@ describe('createRedisBackend', () => {
           backend.keys.inboxByStoredAt('alice'),
           backend.keys.inboxEntry('alice', 's'),
           stream,
-          backend.keys.session('gw1', 'c1'),
           backend.keys.userSessions('alice'),
         ].sort(),
         'every key under the prefix',

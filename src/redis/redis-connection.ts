@@ -142,6 +142,9 @@ function nodeOptions(target: RedisTarget, profile: ClientProfile): RedisOptions 
   };
 }
 
+/** Commands the station sends whose first argument is not their key (or that have none). */
+const CLUSTER_UNPIPELINED = ['xreadgroup', 'xread', 'xgroup', 'xinfo', 'wait', 'config', 'client', 'ping'];
+
 /** A new client for `target` (connecting at once). */
 export function createRedisClient(target: RedisTarget, profile: ClientProfile): RedisClient {
   const options = nodeOptions(target, profile);
@@ -155,6 +158,9 @@ export function createRedisClient(target: RedisTarget, profile: ClientProfile): 
     enableOfflineQueue: false,
     enableReadyCheck: true,
     enableAutoPipelining: profile.autoPipelining ?? true,
+    // Auto-pipelining groups a command by the slot of its first argument: commands whose first argument is
+    // not their key go out on their own (routed by their real key, or redirected by MOVED).
+    autoPipeliningIgnoredCommands: CLUSTER_UNPIPELINED,
     scaleReads: 'master',
     // Redirections (MOVED/ASK) and a cluster electing a new master (CLUSTERDOWN, TRYAGAIN) are retried
     // within the command timeout; slot tables are refreshed on MOVED.

@@ -20,7 +20,7 @@ import type { RedisOptions } from 'ioredis';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { Durability } from '../redis/durability.ts';
-import { createRedisClient, parseRedisTarget, quitClient } from '../redis/redis-connection.ts';
+import { createRedisClient, isCluster, parseRedisTarget, quitClient } from '../redis/redis-connection.ts';
 import type { RedisClient, RedisTarget } from '../redis/redis-connection.ts';
 import { createRedisKeys } from '../redis/redis-keys.ts';
 import { defineScripts } from '../redis/redis-scripts.ts';
@@ -30,7 +30,7 @@ import { BusError } from './bus-error.ts';
 import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus.ts';
 import type { BusConsumer, ConsumerOptions } from './message-bus.ts';
 import { RedisConsumerBackend } from './redis-consumer-backend.ts';
-import { redisCommand } from './redis-command.ts';
+import { isRedirection, redisCommand } from './redis-command.ts';
 import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
 
 export interface RedisMessageBusOptions {
@@ -139,6 +139,13 @@ export class RedisMessageBus implements InspectableMessageBus {
       const replies = await this.durability.appendWait(this.redis.pipeline().call('xadd', args)).exec();
       const [added, waited] = replies ?? [];
       if (!added || !waited) throw new BusError('BUS_UNAVAILABLE', `no reply to XADD ${stream}`);
+      if (added[0] && isRedirection(added[0]) && isCluster(this.redis)) {
+        // the slot moved (a failover): the entry was not added; add it as a single command, which the
+        // cluster client redirects, then WAIT on the new master
+        const id = await this.redis.call('xadd', args);
+        await this.durability.afterWrite(this.redis, stream);
+        return id;
+      }
       if (added[0]) throw added[0];
       if (waited[0]) throw waited[0];
       this.durability.checkWaitReply(waited[1]);

@@ -87,10 +87,12 @@ export class Durability {
   async afterWrite(client: RedisClient, key: string): Promise<void> {
     if (!this.waits) return;
     const replies = await this.appendWait(client.pipeline().exists(key)).exec();
-    const last = replies?.[1];
-    if (!last) throw new DurabilityError('DURABILITY_NOT_REPLICATED', 'no reply to WAIT');
-    if (last[0]) throw last[0];
-    this.checkWaitReply(last[1]);
+    const [routed, waited] = replies ?? [];
+    if (!routed || !waited) throw new DurabilityError('DURABILITY_NOT_REPLICATED', 'no reply to WAIT');
+    // an error of the keyed command (MOVED after a failover) means the WAIT ran on some other node
+    if (routed[0]) throw routed[0];
+    if (waited[0]) throw waited[0];
+    this.checkWaitReply(waited[1]);
   }
 
   /**

@@ -12,8 +12,8 @@
  *
  * Every client runs the station's way: offline queue disabled (a command issued while disconnected waits,
  * bounded, for the reconnection — see when-ready.ts — then fails), no per-request retries, a command
- * timeout, reconnecting forever with backoff, auto-pipelining (commands issued in the same tick share one
- * write per node). A cluster client follows MOVED/ASK redirections and refreshes its slot table after a
+ * timeout, reconnecting forever with backoff, auto-pipelining on a standalone Redis (commands issued in the
+ * same tick share one write; not on a cluster, see createRedisClient). A cluster client follows MOVED/ASK redirections and refreshes its slot table after a
  * failover by itself.
  */
 import { Cluster, Redis } from 'ioredis';
@@ -114,7 +114,7 @@ export interface ClientProfile {
   readonly commandTimeoutMs: number;
   /** Longest pause between reconnection attempts (ms; attempts never stop). */
   readonly maxReconnectDelayMs: number;
-  /** Batch the commands issued in one tick into one write per node (default true). */
+  /** Batch the commands issued in one tick into one write (default true; standalone Redis only). */
   readonly autoPipelining?: boolean;
   /** ioredis options over the profile's (per node, for a cluster). */
   readonly redis?: RedisOptions;
@@ -134,7 +134,8 @@ function nodeOptions(target: RedisTarget, profile: ClientProfile): RedisOptions 
     disableClientInfo: true,
     commandTimeout: profile.commandTimeoutMs,
     connectTimeout: Math.max(1000, profile.commandTimeoutMs),
-    enableAutoPipelining: profile.autoPipelining ?? true,
+    // standalone: commands issued in one tick go out as one write (for a cluster see createRedisClient)
+    enableAutoPipelining: target.kind === 'standalone' && (profile.autoPipelining ?? true),
     retryStrategy: (times: number) => Math.min(maxDelay, 50 * 2 ** Math.min(times, 10)),
     // ioredis keeps a 2 s timer after disconnecting a connection whose socket already failed.
     disconnectTimeout: 200,
@@ -157,9 +158,11 @@ export function createRedisClient(target: RedisTarget, profile: ClientProfile): 
     redisOptions: options,
     enableOfflineQueue: false,
     enableReadyCheck: true,
-    enableAutoPipelining: profile.autoPipelining ?? true,
-    // Auto-pipelining groups a command by the slot of its first argument: commands whose first argument is
-    // not their key go out on their own (routed by their real key, or redirected by MOVED).
+    // No auto-pipelining on a cluster: ioredis groups auto-pipelined commands by the slot of their first
+    // argument and handles MOVED per batch, so during a failover whole batches fail, and a batch that never
+    // settles holds every later command for those nodes (seen here: a dispatcher stuck after a failover;
+    // ioredis issues #2075, #2109). Single commands are redirected one by one and recover.
+    enableAutoPipelining: false,
     autoPipeliningIgnoredCommands: CLUSTER_UNPIPELINED,
     scaleReads: 'master',
     // Redirections (MOVED/ASK) and a cluster electing a new master (CLUSTERDOWN, TRYAGAIN) are retried

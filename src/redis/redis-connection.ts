@@ -143,9 +143,6 @@ function nodeOptions(target: RedisTarget, profile: ClientProfile): RedisOptions 
   };
 }
 
-/** Commands the station sends whose first argument is not their key (or that have none). */
-const CLUSTER_UNPIPELINED = ['xreadgroup', 'xread', 'xgroup', 'xinfo', 'wait', 'config', 'client', 'ping'];
-
 /** A new client for `target` (connecting at once). */
 export function createRedisClient(target: RedisTarget, profile: ClientProfile): RedisClient {
   const options = nodeOptions(target, profile);
@@ -163,7 +160,6 @@ export function createRedisClient(target: RedisTarget, profile: ClientProfile): 
     // settles holds every later command for those nodes (seen here: a dispatcher stuck after a failover;
     // ioredis issues #2075, #2109). Single commands are redirected one by one and recover.
     enableAutoPipelining: false,
-    autoPipeliningIgnoredCommands: CLUSTER_UNPIPELINED,
     scaleReads: 'master',
     // Redirections (MOVED/ASK) and a cluster electing a new master (CLUSTERDOWN, TRYAGAIN) are retried
     // within the command timeout; slot tables are refreshed on MOVED.

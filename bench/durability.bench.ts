@@ -108,7 +108,7 @@ async function sequential(bus: RedisMessageBus, stream: string, n: number): Prom
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
-    await bus.publish(stream, PAYLOAD);
+    await bus.publish(stream, { msg: PAYLOAD });
     times.push(Number(process.hrtime.bigint() - t) / 1000);
   }
   return median(times);
@@ -121,7 +121,7 @@ async function concurrent(bus: RedisMessageBus, stream: string, n: number): Prom
     Array.from({ length: IN_FLIGHT }, async () => {
       while (next < n) {
         next += 1;
-        await bus.publish(stream, PAYLOAD);
+        await bus.publish(stream, { msg: PAYLOAD });
       }
     }),
   );

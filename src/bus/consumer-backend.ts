@@ -6,12 +6,13 @@
  * Methods reject with a BusError: `BUS_NO_GROUP` when the group is missing (the consumer recreates it),
  * `BUS_UNAVAILABLE` when the store cannot be reached.
  */
+import type { StreamFields } from './message-bus.ts';
 
 /** An entry handed to this consumer. */
 export interface ConsumerRecord {
   readonly id: string;
-  /** `undefined` when the entry is still pending but was trimmed from the stream. */
-  readonly payload: string | undefined;
+  /** The published fields (order key excluded); `undefined` when the entry is still pending but was trimmed. */
+  readonly fields: StreamFields | undefined;
   readonly orderKey: string | undefined;
   /** Deliveries so far, this one included. */
   readonly deliveries: number;
@@ -27,7 +28,7 @@ export interface ClaimResult {
 
 export interface DeadLetter {
   readonly id: string;
-  readonly payload: string;
+  readonly fields: StreamFields;
   readonly orderKey: string | undefined;
   readonly deliveries: number;
   readonly reason: string;

@@ -4,7 +4,7 @@
  */
 import type { MessageBus } from './message-bus.ts';
 
-/** A raw stream entry: its ID and fields (`p` payload, `k` order key; dead letters add `reason`, `from`…). */
+/** A raw stream entry: its ID and fields (as published, plus `k` the order key; dead letters add `reason`, `from`…). */
 export interface BusRecord {
   readonly id: string;
   readonly fields: Readonly<Record<string, string>>;

@@ -14,7 +14,8 @@ import type { ClaimResult, ConsumerBackend, ConsumerRecord, DeadLetter } from '.
 import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus.ts';
 import { MemoryStreamStore } from './memory-stream-store.ts';
 import type { StoreDelivery, StoreWait } from './memory-stream-store.ts';
-import type { BusConsumer, ConsumerOptions } from './message-bus.ts';
+import { checkFields } from './bus-fields.ts';
+import type { BusConsumer, ConsumerOptions, StreamFields } from './message-bus.ts';
 import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
 
 export interface MemoryMessageBusOptions {
@@ -28,7 +29,10 @@ export interface MemoryMessageBusOptions {
 }
 
 function toRecord(d: StoreDelivery): ConsumerRecord {
-  return { id: d.id, payload: d.fields?.['p'], orderKey: d.fields?.['k'], deliveries: d.deliveries };
+  if (d.fields === undefined)
+    return { id: d.id, fields: undefined, orderKey: undefined, deliveries: d.deliveries };
+  const { k, ...fields } = d.fields;
+  return { id: d.id, fields, orderKey: k, deliveries: d.deliveries };
 }
 
 class MemoryConsumerBackend implements ConsumerBackend {
@@ -87,7 +91,7 @@ class MemoryConsumerBackend implements ConsumerBackend {
   }
 
   async deadLetter(entry: DeadLetter): Promise<void> {
-    const fields: Record<string, string> = { p: entry.payload };
+    const fields: Record<string, string> = { ...entry.fields };
     if (entry.orderKey !== undefined) fields['k'] = entry.orderKey;
     Object.assign(fields, {
       reason: entry.reason,
@@ -137,11 +141,12 @@ export class MemoryMessageBus implements InspectableMessageBus {
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ module: 'memory-message-bus' });
   }
 
-  async publish(stream: string, payload: string, orderKey?: string): Promise<string> {
+  async publish(stream: string, fields: StreamFields, orderKey?: string): Promise<string> {
     if (this.#closed) throw new BusError('BUS_CLOSED', 'the bus is closed');
-    const fields: Record<string, string> = { p: payload };
-    if (orderKey !== undefined) fields['k'] = orderKey;
-    return this.store.add(stream, fields, this.#maxLen(stream));
+    checkFields(fields);
+    const stored: Record<string, string> = { ...fields };
+    if (orderKey !== undefined) stored['k'] = orderKey;
+    return this.store.add(stream, stored, this.#maxLen(stream));
   }
 
   consume(options: ConsumerOptions): BusConsumer {

@@ -9,12 +9,29 @@
  * `concurrency` > 1 handlers may overlap, but entries with the same `orderKey` never do.
  */
 
+/**
+ * An entry's fields as published (name → value). The bus gives them no meaning; names in RESERVED_FIELDS
+ * are its own (the order key, and what dead letters add) and cannot be published.
+ */
+export type StreamFields = Readonly<Record<string, string>>;
+
+/** Field names the bus writes itself: `k` (order key) and the dead-letter annotations. */
+export const RESERVED_FIELDS: ReadonlySet<string> = new Set([
+  'k',
+  'reason',
+  'from',
+  'id',
+  'group',
+  'consumer',
+  'deliveries',
+]);
+
 export interface BusEntry {
   /** Stream entry ID (`<ms>-<seq>`). */
   readonly id: string;
   readonly stream: string;
-  /** The payload as published (JSON text in practice). */
-  readonly payload: string;
+  /** The fields as published (the order key is not among them). */
+  readonly fields: StreamFields;
   /** Optional ordering key: entries with the same key are processed one at a time, in order. */
   readonly orderKey: string | undefined;
   /** How many times this entry has been delivered (1 on first delivery). */
@@ -45,8 +62,8 @@ export interface BusConsumer {
 }
 
 export interface MessageBus {
-  /** Append; resolves with the entry ID once durable. */
-  publish(stream: string, payload: string, orderKey?: string): Promise<string>;
+  /** Append; resolves with the entry ID once durable. Rejects reserved or no field names (BUS_BAD_ARGUMENT). */
+  publish(stream: string, fields: StreamFields, orderKey?: string): Promise<string>;
   /** Start consuming `stream` in `group` (created at the stream's start if missing). */
   consume(options: ConsumerOptions): BusConsumer;
   /** Entries currently in a stream (for inspection and tests). */

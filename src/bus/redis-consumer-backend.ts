@@ -13,6 +13,8 @@ import type { RedisClient } from '../redis/redis-connection.ts';
 import { runScript } from '../redis/redis-scripts.ts';
 import type { ClaimResult, ConsumerBackend, ConsumerRecord, DeadLetter } from './consumer-backend.ts';
 import { BusError } from './bus-error.ts';
+import { flattenFields } from './bus-fields.ts';
+import type { StreamFields } from './message-bus.ts';
 import { redisCommand, toBusError } from './redis-command.ts';
 
 export interface RedisConsumerBackendOptions {
@@ -50,6 +52,14 @@ function parseEntries(value: unknown, what: string): RawEntry[] {
     for (let i = 0; i + 1 < list.length; i += 2) fields.set(String(list[i]), String(list[i + 1]));
     return { id, fields };
   });
+}
+
+/** The fields as published: the order key (`k`) is the bus's own. */
+function publishedFields(fields: Map<string, string> | undefined): StreamFields | undefined {
+  if (fields === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, value] of fields) if (name !== 'k') out[name] = value;
+  return out;
 }
 
 /** XREADGROUP reply: `null` or `[[stream, entries]]`. */
@@ -141,7 +151,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
     });
     return parseRead(reply).map((e) => ({
       id: e.id,
-      payload: e.fields?.get('p'),
+      fields: publishedFields(e.fields),
       orderKey: e.fields?.get('k'),
       deliveries: 1,
     }));
@@ -203,12 +213,10 @@ export class RedisConsumerBackend implements ConsumerBackend {
           o.group,
           entry.id,
           o.deadLetterMaxLen,
-          entry.payload,
-          entry.orderKey === undefined ? '0' : '1',
-          entry.orderKey ?? '',
           entry.reason,
           o.consumer,
           entry.deliveries,
+          ...flattenFields(entry.fields, entry.orderKey),
         ],
       ),
     );
@@ -260,7 +268,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
       if (!Array.isArray(info)) return;
       records.push({
         id: e.id,
-        payload: e.fields?.get('p'),
+        fields: publishedFields(e.fields),
         orderKey: e.fields?.get('k'),
         deliveries: Number(info[3]) || 1,
       });

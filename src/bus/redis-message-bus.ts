@@ -1,10 +1,10 @@
 /**
  * The message bus over Redis Streams (ioredis).
  *
- * - publish: `XADD <stream> MAXLEN ~ <maxLen> * p <payload> [k <orderKey>]`; resolves with the entry ID.
+ * - publish: `XADD <stream> MAXLEN ~ <maxLen> * <field> <value>… [k <orderKey>]`; resolves with the entry ID.
  * - consume: a consumer group (created at the stream's start, `XGROUP CREATE … 0 MKSTREAM`, if missing),
  *   read by StreamConsumer through a RedisConsumerBackend (blocking reads on a dedicated connection).
- * - dead letters: `<stream>:dead` (RedisKeys.deadLetterStream), fields p, k, reason, from, id, group,
+ * - dead letters: `<stream>:dead` (RedisKeys.deadLetterStream), the entry's fields, k, reason, from, id, group,
  *   consumer, deliveries; moved atomically by src/redis/lua/dead-letter.lua.
  *
  * Runs on a standalone Redis or a Redis Cluster (`target`, see src/redis/redis-connection.ts): a stream and
@@ -28,7 +28,8 @@ import type { RedisKeys } from '../redis/redis-keys.ts';
 import { BUS_DEFAULTS } from './bus-defaults.ts';
 import { BusError } from './bus-error.ts';
 import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus.ts';
-import type { BusConsumer, ConsumerOptions } from './message-bus.ts';
+import { checkFields, flattenFields } from './bus-fields.ts';
+import type { BusConsumer, ConsumerOptions, StreamFields } from './message-bus.ts';
 import { RedisConsumerBackend } from './redis-consumer-backend.ts';
 import { isRedirection, redisCommand } from './redis-command.ts';
 import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
@@ -129,10 +130,17 @@ export class RedisMessageBus implements InspectableMessageBus {
     defineScripts(this.redis);
   }
 
-  async publish(stream: string, payload: string, orderKey?: string): Promise<string> {
+  async publish(stream: string, fields: StreamFields, orderKey?: string): Promise<string> {
     if (this.#closed) throw new BusError('BUS_CLOSED', 'the bus is closed');
-    const args: (string | number)[] = [stream, 'MAXLEN', '~', this.#maxLen(stream), '*', 'p', payload];
-    if (orderKey !== undefined) args.push('k', orderKey);
+    checkFields(fields);
+    const args: (string | number)[] = [
+      stream,
+      'MAXLEN',
+      '~',
+      this.#maxLen(stream),
+      '*',
+      ...flattenFields(fields, orderKey),
+    ];
     const id = await redisCommand(this.redis, this.#connectWaitMs, async () => {
       if (!this.durability.waits) return this.redis.call('xadd', args);
       // one round trip: the entry, then WAIT on the same connection (the stream's master)

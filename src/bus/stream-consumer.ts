@@ -26,7 +26,7 @@ import { BUS_DEFAULTS } from './bus-defaults.ts';
 import { BusError, isBusError } from './bus-error.ts';
 import type { ConsumerBackend, ConsumerRecord } from './consumer-backend.ts';
 import { KeyedScheduler } from './keyed-scheduler.ts';
-import type { BusConsumer, BusEntry, ConsumerOptions } from './message-bus.ts';
+import type { BusConsumer, BusEntry, ConsumerOptions, StreamFields } from './message-bus.ts';
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;
@@ -34,7 +34,7 @@ const MAINTENANCE_MAX_MS = 5000;
 const ACK_BATCH = 512;
 
 interface Task {
-  readonly record: ConsumerRecord & { readonly payload: string };
+  readonly record: ConsumerRecord & { readonly fields: StreamFields };
   readonly orderKey: string | undefined;
 }
 
@@ -296,7 +296,7 @@ export class StreamConsumer implements BusConsumer {
     const now = Date.now();
     for (const record of records) {
       if (this.#held.has(record.id)) continue; // already ours (reclaimed while queued or running)
-      if (record.payload === undefined) {
+      if (record.fields === undefined) {
         this.#log.warn(
           { code: 'BUS_ENTRY_TRIMMED', id: record.id },
           'pending entry was trimmed; dropping it',
@@ -306,7 +306,7 @@ export class StreamConsumer implements BusConsumer {
         continue;
       }
       this.#held.set(record.id, now);
-      this.#scheduler.push({ record: { ...record, payload: record.payload }, orderKey: record.orderKey });
+      this.#scheduler.push({ record: { ...record, fields: record.fields }, orderKey: record.orderKey });
     }
   }
 
@@ -321,7 +321,7 @@ export class StreamConsumer implements BusConsumer {
     const entry: BusEntry = {
       id: record.id,
       stream: o.stream,
-      payload: record.payload,
+      fields: record.fields,
       orderKey: record.orderKey,
       deliveries: record.deliveries,
     };
@@ -390,7 +390,7 @@ export class StreamConsumer implements BusConsumer {
     try {
       await this.#backend.deadLetter({
         id: record.id,
-        payload: record.payload,
+        fields: record.fields,
         orderKey: record.orderKey,
         deliveries: record.deliveries,
         reason: reason.slice(0, 1000),

@@ -10,10 +10,7 @@
  *  - from a sender the receiver blocked: refused with a receipt.
  */
 import type { Logger } from 'pino';
-import type { MessageOrigin } from '../bus/inbound-sink.ts';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
-import { decodeInbound } from '../bus/stream-entries.ts';
-import type { DeliverEntry, StoreMessageEntry } from '../bus/stream-entries.ts';
 import type { StationMessenger } from '../identity/station-messenger.ts';
 import type { Content } from '../protocol/dkd/content.ts';
 import { parseContent } from '../protocol/dkd/content.ts';
@@ -24,22 +21,31 @@ import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import { EVERY_STATION, EVERYONE, tryParseId } from '../protocol/mkm/identifier.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
 import { isProtocolError } from '../protocol/protocol-error.ts';
-import type { RedisKeys } from '../redis/redis-keys.ts';
-import { shardOf } from '../redis/redis-keys.ts';
+import type { PushHook } from '../push/push-trigger.ts';
 import type { SessionRecord, SessionRegistry } from '../registry/session-registry.ts';
 import type { AccountStore } from '../storage/account-store.ts';
+import { appendTrace } from '../streams/trace-splice.ts';
+import {
+  decodeEnvelope,
+  decodeInbound,
+  envelopeText,
+  messageText,
+  publishAll,
+} from '../streams/station-streams.ts';
+import type { InboundEntry, MessageOrigin, Outgoing, StationStreams } from '../streams/station-streams.ts';
 import type { StationCommands, StationReply } from './station-commands.ts';
 
 export interface DispatcherOptions {
   readonly bus: MessageBus;
-  readonly keys: RedisKeys;
-  readonly shards: number;
+  readonly streams: StationStreams;
   readonly registry: SessionRegistry;
   readonly accounts: AccountStore;
   readonly messenger: StationMessenger;
   readonly commands: StationCommands;
   /** Whether a gateway is alive (sessions of dead gateways are not delivered to). */
   readonly isGatewayAlive: (gatewayId: string) => Promise<boolean>;
+  /** Push notifications: told about every message stored for a receiver (src/push/push-trigger.ts). */
+  readonly push?: PushHook | undefined;
   readonly consumerName: string;
   readonly concurrency?: number;
   /** Entries pending this long at a dead consumer are reclaimed (ms, default the bus's 30 s). */
@@ -65,10 +71,10 @@ export class Dispatcher {
   }
 
   start(): void {
-    for (let shard = 0; shard < this.#o.shards; shard++) {
+    for (let shard = 0; shard < this.#o.streams.shards; shard++) {
       this.#consumers.push(
         this.#o.bus.consume({
-          stream: this.#o.keys.inboundStream(shard),
+          stream: this.#o.streams.inboundStream(shard),
           group: DISPATCH_GROUP,
           consumer: this.#o.consumerName,
           concurrency: this.#o.concurrency ?? 64,
@@ -78,7 +84,7 @@ export class Dispatcher {
       );
     }
     this.#log.info(
-      { code: 'DISPATCHER_STARTED', shards: this.#o.shards },
+      { code: 'DISPATCHER_STARTED', shards: this.#o.streams.shards },
       'dispatcher consuming inbound shards',
     );
   }
@@ -93,11 +99,9 @@ export class Dispatcher {
 
   /** Handle one inbound entry (exposed for tests). Throws only for infrastructure errors (then retried). */
   async handle(entry: BusEntry): Promise<void> {
-    let inbound;
-    let message: ReliableMessage;
+    let inbound: InboundEntry;
     try {
-      inbound = decodeInbound(entry.payload);
-      message = parseReliableMessage(inbound.msg);
+      inbound = decodeInbound(entry.fields);
     } catch (err) {
       // Gateways only publish parsed messages; a bad entry is a bug or tampering: log and drop.
       this.#log.error(
@@ -106,41 +110,60 @@ export class Dispatcher {
       );
       return;
     }
-    await this.route(message, inbound.origin);
+    await this.dispatch(inbound);
   }
 
-  async route(message: ReliableMessage, origin: MessageOrigin): Promise<void> {
-    const { messenger, commands } = this.#o;
-    const receiver = message.receiver;
-    const now = this.#now();
-    if (messenger.isForStation(receiver)) {
-      const content = this.#open(message);
-      if (content !== undefined)
-        await this.#reply(await commands.process(message, content, now / 1000), origin);
+  /** Route a parsed message as a gateway would hand it over (tests). */
+  route(message: ReliableMessage, origin: MessageOrigin, content?: Content): Promise<void> {
+    return this.dispatch({
+      kind: 'message',
+      msg: messageText(message),
+      envelope: envelopeText(message),
+      content: content === undefined ? undefined : JSON.stringify(content.dict),
+      origin,
+    });
+  }
+
+  /**
+   * Route one inbound message. User-to-user messages are routed on their envelope alone: the message text
+   * is neither parsed nor re-serialised, only spliced (the station's trace).
+   */
+  async dispatch(inbound: InboundEntry): Promise<void> {
+    const { messenger } = this.#o;
+    let envelope: ReliableMessage;
+    try {
+      envelope = decodeEnvelope(inbound.envelope);
+    } catch (err) {
+      this.#log.error({ code: 'BAD_STREAM_ENTRY', err: String(err) }, 'dropping an inbound entry');
       return;
     }
-    if (receiver.equals(EVERYONE) || receiver.equals(EVERY_STATION)) {
-      const content = this.#open(message);
-      if (content !== undefined)
-        await this.#reply(await commands.process(message, content, now / 1000), origin);
-      // Neighbour stations: forwarding is not configured in this deployment (no neighbours).
+    const { origin } = inbound;
+    const receiver = envelope.receiver;
+    if (messenger.isForStation(receiver) || receiver.equals(EVERYONE) || receiver.equals(EVERY_STATION)) {
+      // Neighbour stations (for the broadcasts): forwarding is not configured in this deployment.
+      await this.#forStation(inbound, envelope);
       return;
     }
     if (receiver.isBroadcast) {
       const name = receiver.name ?? '';
-      const bot = tryParseId(commands.resolveName(name));
-      if (bot === undefined || bot.isBroadcast || bot.isSameAs(message.sender)) {
-        await this.#receipt(message, origin, 'Receiver not found.', {
+      const bot = tryParseId(this.#o.commands.resolveName(name));
+      if (bot === undefined && (name === 'apns' || name === 'c2dm')) {
+        // device-token reports: no external announcer bot is named, so the station keeps them itself
+        await this.#forStation(inbound, envelope);
+        return;
+      }
+      if (bot === undefined || bot.isBroadcast || bot.isSameAs(envelope.sender)) {
+        await this.#receipt(envelope, origin, 'Receiver not found.', {
           template: 'Cannot resolve ${name}.',
           replacements: { name: receiver.string },
         });
         return;
       }
-      await this.#deliver(message, bot, origin);
+      await this.#deliver(inbound, envelope, bot);
       return;
     }
     if (receiver.isGroup) {
-      await this.#receipt(message, origin, 'Group message not support for this station.', {
+      await this.#receipt(envelope, origin, 'Group message not support for this station.', {
         template:
           'Group message (group: ${group}) not support for this station; send it to the group assistant.',
         replacements: { group: receiver.string },
@@ -149,17 +172,42 @@ export class Dispatcher {
     }
     // the block list and the receiver's sessions are independent lookups: one round trip for both
     const [blocked, sessions] = await Promise.all([
-      this.#isBlocked(message),
+      this.#isBlocked(envelope),
       this.#activeSessions(receiver.naked().string, receiver.terminal),
     ]);
     if (blocked) {
-      await this.#receipt(message, origin, `Message is blocked by "${receiver.naked().string}"`, {
+      await this.#receipt(envelope, origin, `Message is blocked by "${receiver.naked().string}"`, {
         template: 'Message is blocked by "${did}"',
         replacements: { did: receiver.naked().string },
       });
       return;
     }
-    await this.#deliver(message, receiver, origin, sessions);
+    await this.#deliver(inbound, envelope, receiver, sessions);
+  }
+
+  /**
+   * Station commands, with the content the gateway decrypted (never decrypted twice). The whole message is
+   * parsed here: commands keep it (a login message is handed to other users as is).
+   */
+  async #forStation(inbound: InboundEntry, envelope: ReliableMessage): Promise<void> {
+    let content: Content;
+    let message: ReliableMessage;
+    try {
+      message = parseReliableMessage(inbound.msg);
+      // broadcasts the gateway did not open (device-token reports to apns@anywhere) carry plaintext data
+      if (inbound.content === undefined && !message.isBroadcast)
+        throw new Error('the gateway could not open it');
+      content = parseContent(JSON.parse(inbound.content ?? message.data));
+    } catch (err) {
+      const code = isProtocolError(err) ? err.code : 'BAD_CONTENT';
+      this.#log.warn(
+        { code, sender: envelope.sender.string, err: String(err) },
+        'station message not readable',
+      );
+      return;
+    }
+    const now = this.#now();
+    await this.#reply(await this.#o.commands.process(message, content, now / 1000), inbound.origin);
   }
 
   async #isBlocked(message: ReliableMessage): Promise<boolean> {
@@ -175,58 +223,62 @@ export class Dispatcher {
    * every entry is published in the same tick: one pipelined write, in this order (store, pushes, receipt).
    */
   async #deliver(
-    message: ReliableMessage,
+    inbound: InboundEntry,
+    envelope: ReliableMessage,
     target: ID,
-    origin: MessageOrigin,
     activeSessions?: readonly SessionRecord[],
   ): Promise<void> {
-    const { keys, shards, messenger } = this.#o;
+    const { streams, messenger } = this.#o;
     const now = this.#now();
     const station = messenger.identity.id.string;
-    const traces = Array.isArray(message.dict['traces']) ? (message.dict['traces'] as unknown[]) : [];
-    const relayed = message.withFields({
-      traces: [...traces, { ID: station, did: station, time: now / 1000 }],
-    });
-    const json = JSON.stringify(relayed.dict);
+    let msg: string;
+    try {
+      msg = appendTrace(inbound.msg, JSON.stringify({ ID: station, did: station, time: now / 1000 }));
+    } catch (err) {
+      this.#log.error({ code: 'BAD_STREAM_ENTRY', err: String(err) }, 'dropping an inbound message');
+      return;
+    }
     const user = target.naked().string;
+    const sig = envelope.signatureText;
     const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
-    const store: StoreMessageEntry = {
-      kind: 'store',
-      user,
-      terminal: target.terminal,
-      sig: message.signatureText,
-      time: Math.round((message.time ?? now / 1000) * 1000),
-      json,
-    };
     const entries: Outgoing[] = [
-      { stream: keys.storeStream(shardOf(user, shards)), payload: JSON.stringify(store), orderKey: user },
+      streams.store({
+        user,
+        terminal: target.terminal,
+        sig,
+        time: Math.round((envelope.time ?? now / 1000) * 1000),
+        msg,
+      }),
     ];
     for (const session of sessions) {
-      const deliver: DeliverEntry = {
-        kind: 'deliver',
-        connId: session.connId,
-        user,
-        terminal: session.terminal ?? '*',
-        sig: message.signatureText,
-        json,
-      };
-      entries.push({ stream: keys.deliveryStream(session.gatewayId), payload: JSON.stringify(deliver) });
+      entries.push(
+        streams.deliver(session.gatewayId, {
+          connId: session.connId,
+          user,
+          terminal: session.terminal ?? '*',
+          sig,
+          msg,
+          response: false,
+        }),
+      );
     }
-    if (!message.sender.isStation && !target.isStation) {
+    if (!envelope.sender.isStation && !target.isStation) {
       const receipt =
         sessions.length > 0
-          ? this.#receiptReply(message, 'Message delivered.', {
+          ? this.#receiptReply(envelope, 'Message delivered.', {
               template: 'Message delivered to ${did}.',
               replacements: { did: target.string },
               extra: { recipient: target.string },
             })
-          : this.#receiptReply(message, 'Message cached.', {
+          : this.#receiptReply(envelope, 'Message cached.', {
               template: 'Message cached for ${did}.',
               replacements: { did: target.string },
             });
-      entries.push(...(await this.#pack([receipt], origin)));
+      entries.push(...(await this.#pack([receipt], inbound.origin)));
     }
-    await this.#publish(entries);
+    await publishAll(this.#o.bus, entries);
+    // stored: wake the receiver's devices that have no active session (a failure retries the entry)
+    await this.#o.push?.messageStored(envelope, target, sessions);
   }
 
   async #activeSessions(user: string, terminal: string | undefined): Promise<SessionRecord[]> {
@@ -234,17 +286,6 @@ export class Dispatcher {
     const out: SessionRecord[] = [];
     for (const s of sessions) if (s.active && (await this.#o.isGatewayAlive(s.gatewayId))) out.push(s);
     return out;
-  }
-
-  #open(message: ReliableMessage): Content | undefined {
-    try {
-      if (message.isBroadcast) return parseContent(JSON.parse(message.data));
-      return this.#o.messenger.open(message).content;
-    } catch (err) {
-      const code = isProtocolError(err) ? err.code : 'BAD_CONTENT';
-      this.#log.warn({ code, sender: message.sender.string }, 'station message not readable');
-      return undefined;
-    }
   }
 
   #receiptReply(message: ReliableMessage, text: string, options: ReceiptOptions): StationReply {
@@ -263,7 +304,7 @@ export class Dispatcher {
 
   /** Sign, encrypt and push replies to the connection the request came from. */
   async #reply(replies: readonly StationReply[], origin: MessageOrigin): Promise<void> {
-    await this.#publish(await this.#pack(replies, origin));
+    await publishAll(this.#o.bus, await this.#pack(replies, origin));
   }
 
   /** Replies as delivery entries for the origin's gateway; a reply that cannot be packed is logged and skipped. */
@@ -278,28 +319,17 @@ export class Dispatcher {
         this.#log.warn({ code, to: reply.to.string }, 'reply not sent');
         continue;
       }
-      const deliver: DeliverEntry = {
-        kind: 'deliver',
-        connId: origin.connId,
-        user: reply.to.naked().string,
-        terminal: origin.terminal ?? '*',
-        sig: packed.signatureText,
-        json: JSON.stringify(packed.dict),
-        response: true,
-      };
-      out.push({ stream: this.#o.keys.deliveryStream(origin.gatewayId), payload: JSON.stringify(deliver) });
+      out.push(
+        this.#o.streams.deliver(origin.gatewayId, {
+          connId: origin.connId,
+          user: reply.to.naked().string,
+          terminal: origin.terminal ?? '*',
+          sig: packed.signatureText,
+          msg: JSON.stringify(packed.dict),
+          response: true,
+        }),
+      );
     }
     return out;
   }
-
-  /** Publish in one tick (Redis gets them in this order, in one pipelined write); fails if any fails. */
-  async #publish(entries: readonly Outgoing[]): Promise<void> {
-    await Promise.all(entries.map((e) => this.#o.bus.publish(e.stream, e.payload, e.orderKey)));
-  }
-}
-
-interface Outgoing {
-  readonly stream: string;
-  readonly payload: string;
-  readonly orderKey?: string | undefined;
 }

@@ -5,20 +5,24 @@
  * release the backend.
  */
 import type { Logger } from 'pino';
-import { BusInboundSink } from '../bus/bus-inbound-sink.ts';
 import type { StationConfig } from '../config/station-config.ts';
 import { Dispatcher } from '../dispatch/dispatcher.ts';
 import { StationCommands } from '../dispatch/station-commands.ts';
+import { BacklogAttachments } from '../gateway/backlog-attachments.ts';
 import { DeliveryConsumer } from '../gateway/delivery-consumer.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import type { StationIdentity } from '../identity/station-identity.ts';
 import { StationMessenger } from '../identity/station-messenger.ts';
+import { PushService } from '../push/push-service.ts';
+import type { PushProviders, DeliveryEvent } from '../push/push-sender.ts';
 import { IdentityDirectory } from '../storage/identity-directory.ts';
 import { StorageWorker } from '../storage/storage-worker.ts';
+import { BusInboundSink } from '../streams/bus-inbound-sink.ts';
+import { StationStreams } from '../streams/station-streams.ts';
 import type { Backend } from './backend.ts';
 
-export type Role = 'gateway' | 'dispatcher' | 'storage';
-export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage'];
+export type Role = 'gateway' | 'dispatcher' | 'storage' | 'push';
+export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'push'];
 
 export interface StationNodeOptions {
   readonly config: StationConfig;
@@ -30,6 +34,8 @@ export interface StationNodeOptions {
   readonly logger: Logger;
   /** Gateway heartbeat period (ms, default 5000). */
   readonly heartbeatMs?: number;
+  /** Push providers replacing the configured ones, and a delivery observer (tests, benchmarks). */
+  readonly push?: { readonly providers?: PushProviders; readonly onDelivery?: (e: DeliveryEvent) => void };
 }
 
 export class StationNode {
@@ -41,6 +47,7 @@ export class StationNode {
   #delivery: DeliveryConsumer | undefined;
   #dispatcher: Dispatcher | undefined;
   #storage: StorageWorker | undefined;
+  push: PushService | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -62,12 +69,11 @@ export class StationNode {
     // The station knows itself: its meta and visa are answered like any other user's.
     await this.directory.acceptMeta(identity.id, identity.meta);
     await this.directory.acceptDocument(identity.visa, Date.now() / 1000);
-    const shards = config.shards;
+    const streams = new StationStreams(backend.keys, config.shards);
     if (roles.includes('storage')) {
       this.#storage = new StorageWorker({
         bus: backend.bus,
-        keys: backend.keys,
-        shards,
+        streams,
         inbox: backend.inbox,
         consumerName: instanceName,
         claimIdleMs: config.busClaimIdleMs,
@@ -75,22 +81,41 @@ export class StationNode {
       });
       this.#storage.start();
     }
+    if (roles.includes('dispatcher') || roles.includes('push')) {
+      const redis = (backend as { redis?: import('ioredis').Redis }).redis;
+      this.push = new PushService({
+        config: config.push,
+        engine:
+          backend.kind === 'redis' && redis !== undefined && config.redisUrl !== undefined
+            ? { kind: 'redis', redis, url: config.redisUrl }
+            : { kind: 'memory' },
+        keys: backend.keys,
+        accounts: backend.accounts,
+        directory: this.directory,
+        produce: roles.includes('dispatcher'),
+        consume: roles.includes('push'),
+        logger: this.#log,
+        ...this.#o.push,
+      });
+      this.push.start();
+    }
     if (roles.includes('dispatcher')) {
       const commands = new StationCommands({
         stationId: identity.id,
         directory: this.directory,
         accounts: backend.accounts,
         ans: config.ans,
+        push: this.push?.registrar,
       });
       this.#dispatcher = new Dispatcher({
         bus: backend.bus,
-        keys: backend.keys,
-        shards,
+        streams,
         registry: backend.registry,
         accounts: backend.accounts,
         messenger: this.messenger,
         commands,
         isGatewayAlive: (id) => backend.isGatewayAlive(id),
+        push: this.push?.hook,
         consumerName: instanceName,
         claimIdleMs: config.busClaimIdleMs,
         logger: this.#log,
@@ -98,7 +123,7 @@ export class StationNode {
       this.#dispatcher.start();
     }
     if (!roles.includes('gateway')) return undefined;
-    const sink = new BusInboundSink(backend.bus, backend.keys, shards);
+    const sink = new BusInboundSink(backend.bus, streams);
     this.gateway = new Gateway({
       gatewayId: instanceName,
       config,
@@ -110,10 +135,11 @@ export class StationNode {
     });
     this.#delivery = new DeliveryConsumer({
       bus: backend.bus,
-      keys: backend.keys,
+      streams,
       gateway: this.gateway,
       sink,
       logger: this.#log,
+      attachments: new BacklogAttachments(this.directory),
     });
     // A process that died under this name (and whose heartbeat may still be current) left sessions
     // recorded here: none of them is ours, and routing to them would report offline users as online.
@@ -143,6 +169,7 @@ export class StationNode {
       await this.#delivery?.close();
       await this.#dispatcher?.close();
       await this.#storage?.close();
+      await this.push?.close();
       await this.#o.backend.close();
       this.#log.info({ code: 'NODE_CLOSED' }, 'station node stopped');
     })();

@@ -5,7 +5,7 @@
  * rejects with the bus's error), so a delivery is only acknowledged on its stream after its mark is. A
  * gateway dying holds back at most `delayMs` of marks: those messages are delivered again (exact copies).
  */
-import type { InboundSink } from '../bus/inbound-sink.ts';
+import type { InboundSink } from '../streams/inbound-sink.ts';
 
 interface Batch {
   readonly user: string;

@@ -8,12 +8,12 @@
  * `prefetchAt` of its messages are confirmed: the next page travels while the client confirms this one.
  */
 import type { Logger } from 'pino';
-import type { InboundSink } from '../bus/inbound-sink.ts';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
-import { decodeDeliver } from '../bus/stream-entries.ts';
-import type { DeliverPageEntry } from '../bus/stream-entries.ts';
-import type { RedisKeys } from '../redis/redis-keys.ts';
+import type { InboundSink } from '../streams/inbound-sink.ts';
+import { decodeDelivery } from '../streams/station-streams.ts';
+import type { DeliverPageEntry, StationStreams } from '../streams/station-streams.ts';
 import type { DeliveryResult } from '../transport/client-channel.ts';
+import type { BacklogAttachments } from './backlog-attachments.ts';
 import { DeliveredMarks } from './delivered-marks.ts';
 
 export interface DeliveryTarget {
@@ -23,7 +23,7 @@ export interface DeliveryTarget {
 
 export interface DeliveryConsumerOptions {
   readonly bus: MessageBus;
-  readonly keys: RedisKeys;
+  readonly streams: StationStreams;
   readonly gateway: DeliveryTarget;
   /** Where delivered marks and next-page requests go (the storage worker's shards). */
   readonly sink: InboundSink;
@@ -32,6 +32,8 @@ export interface DeliveryConsumerOptions {
   /** Must exceed the push retry window (3 × 120 s) so in-flight pushes are not re-delivered (default 400 s). */
   readonly claimIdleMs?: number;
   readonly logger: Logger;
+  /** Attaches senders' meta and visa to backlog pages (first message of each sender in a drain). */
+  readonly attachments?: BacklogAttachments;
 }
 
 export const GATEWAY_GROUP = 'gateway';
@@ -50,7 +52,7 @@ export class DeliveryConsumer {
 
   start(): void {
     this.#consumer ??= this.#o.bus.consume({
-      stream: this.#o.keys.deliveryStream(this.#o.gateway.id),
+      stream: this.#o.streams.deliveryStream(this.#o.gateway.id),
       group: GATEWAY_GROUP,
       consumer: this.#o.gateway.id,
       concurrency: this.#o.concurrency ?? 10_000,
@@ -66,7 +68,7 @@ export class DeliveryConsumer {
   async handle(entry: BusEntry): Promise<void> {
     let deliver;
     try {
-      deliver = decodeDeliver(entry.payload);
+      deliver = decodeDelivery(entry.fields);
     } catch (err) {
       this.#log.error(
         { code: 'BAD_STREAM_ENTRY', id: entry.id, err: String(err) },
@@ -75,24 +77,13 @@ export class DeliveryConsumer {
       return;
     }
     if (deliver.kind === 'deliver-page') return this.#page(deliver);
-    const result = await this.#o.gateway.deliver(deliver.connId, deliver.json, deliver.sig);
+    const result = await this.#o.gateway.deliver(deliver.connId, deliver.msg, deliver.sig);
     if (deliver.response) return;
     if (result !== 'acked' && result !== 'written') {
       this.#log.debug({ code: 'DELIVERY_DEFERRED', result, conn: deliver.connId }, 'left in the inbox');
       return;
     }
-    const { sink, gateway } = this.#o;
     await this.#marks.add(deliver.user, deliver.terminal, deliver.sig);
-    if (deliver.backlog?.last && deliver.backlog.next !== undefined) {
-      await sink.requestBacklog({
-        user: deliver.user,
-        terminal: deliver.terminal,
-        gatewayId: gateway.id,
-        connId: deliver.connId,
-        until: deliver.backlog.until,
-        cursor: deliver.backlog.next,
-      });
-    }
   }
 
   /** Push a backlog page in order; mark what is confirmed; ask for the next page at `prefetchAt`. */
@@ -102,9 +93,10 @@ export class DeliveryConsumer {
     const prefetchAt = next === undefined ? Infinity : (page.prefetchAt ?? page.messages.length);
     let confirmed = 0;
     let failed: DeliveryResult | 'no-session' | undefined;
+    const bodies = (await this.#o.attachments?.attach(page)) ?? page.messages.map((m) => m.msg);
     // Every push starts (its frame is written) here, in page order; they settle as the client confirms.
-    const pushes = page.messages.map(async (m) => {
-      const result = await gateway.deliver(connId, m.json, m.sig);
+    const pushes = page.messages.map(async (m, i) => {
+      const result = await gateway.deliver(connId, bodies[i] as string, m.sig);
       if (result !== 'acked' && result !== 'written') {
         failed ??= result;
         return;

@@ -36,12 +36,8 @@ export interface RedisKeys {
   gateways(): string;
 
   // Storage
-  /** Sorted set: a user's stored messages (member = signature, score = time). */
+  /** Sorted set: a user's stored messages (member = cursor `<time>:<storedAt>:<signature>`, score 0). */
   inbox(user: string): string;
-  /** String: one stored message (reliable message JSON). */
-  inboxEntry(user: string, sig: string): string;
-  /** Set: the signatures a terminal of the user has acknowledged. */
-  inboxDelivered(user: string, terminal: string): string;
   meta(id: string): string;
   documents(id: string): string;
   /** The user's last login command (and its message). */
@@ -56,12 +52,34 @@ export interface RedisKeys {
   inboxByStoredAt(user: string): string;
   /** Set: the terminals a user is known to use (their deliveries are awaited). */
   inboxTerminals(user: string): string;
-  /** Set: the terminals that have an `inboxDelivered` set (to clear their marks when an entry goes). */
-  inboxMarked(user: string): string;
+  // The inbox's entries, in per-user hashes keyed by signature (src/storage/redis-inbox-store.ts)
+  /** Hash: signature → the entry's cursor (its `inbox` member; dedup). */
+  inboxCursors(user: string): string;
+  /** Hash: signature → the message text, as relayed. */
+  inboxMessages(user: string): string;
+  /** Hash: signature → the one terminal the message is for (messages to `ID/terminal` only). */
+  inboxTargets(user: string): string;
+  /** Hash: signature → JSON array of the terminals that have had it. */
+  inboxDelivered(user: string): string;
   /** Hash: document slot (`type/terminal`) → the stored document's time (seconds). */
   documentTimes(id: string): string;
   /** Hash: terminal ('' for none) → the stored login's time (seconds). */
   loginTimes(id: string): string;
+
+  // Push notifications (src/push/): every per-user key carries the user as hash tag, so that the push
+  // scripts (push-note.lua, push-take.lua) touch one cluster slot.
+  /** String: the user's device tokens (JSON list, newest first). */
+  pushDevices(user: string): string;
+  /** String with a TTL: marks a message (signature digest) as noted for push (dispatcher retries). */
+  pushSeen(user: string, sigDigest: string): string;
+  /** List: messages waiting for the user's next notification (coalescing window). */
+  pushPending(user: string): string;
+  /** String: the user's badge count (unread messages since the last login / report online). */
+  pushBadge(user: string): string;
+  /** Hash: the batch a push job took, and which devices it has notified. */
+  pushBatch(user: string, jobId: string): string;
+  /** BullMQ key prefix of the push queue: one hash tag, so every queue key is in one cluster slot. */
+  pushQueuePrefix(): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -108,8 +126,6 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     gateways: () => `${p}gateways`,
 
     inbox: (user) => `${p}inbox:{${user}}`,
-    inboxEntry: (user, sig) => `${p}inbox:{${user}}:msg:${sig}`,
-    inboxDelivered: (user, terminal) => `${p}inbox:{${user}}:delivered:${terminal}`,
     meta: (id) => `${p}meta:${id}`,
     documents: (id) => `${p}documents:${id}`,
     login: (id) => `${p}login:${id}`,
@@ -119,8 +135,18 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     gatewaySessions: (gatewayId) => `${p}gateway:{${gatewayId}}:sessions`,
     inboxByStoredAt: (user) => `${p}inbox:{${user}}:stored`,
     inboxTerminals: (user) => `${p}inbox:{${user}}:terminals`,
-    inboxMarked: (user) => `${p}inbox:{${user}}:marked`,
+    inboxCursors: (user) => `${p}inbox:{${user}}:cursors`,
+    inboxMessages: (user) => `${p}inbox:{${user}}:messages`,
+    inboxTargets: (user) => `${p}inbox:{${user}}:targets`,
+    inboxDelivered: (user) => `${p}inbox:{${user}}:delivered`,
     documentTimes: (id) => `${p}{${p}documents:${id}}:times`,
     loginTimes: (id) => `${p}{${p}login:${id}}:times`,
+
+    pushDevices: (user) => `${p}push:{${user}}:devices`,
+    pushSeen: (user, sigDigest) => `${p}push:{${user}}:seen:${sigDigest}`,
+    pushPending: (user) => `${p}push:{${user}}:pending`,
+    pushBadge: (user) => `${p}push:{${user}}:badge`,
+    pushBatch: (user, jobId) => `${p}push:{${user}}:batch:${jobId}`,
+    pushQueuePrefix: () => `{${p}push}`,
   };
 }

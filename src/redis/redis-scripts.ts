@@ -35,24 +35,37 @@ export const SCRIPTS = {
 
   // Inbox (src/storage/redis-inbox-store.ts)
   /** Store an inbox entry unless its signature is stored (dedup). */
-  inboxPut: { file: 'inbox-put.lua', numberOfKeys: 3, command: 'dimInboxPut', writes: true },
+  inboxPut: { file: 'inbox-put.lua', numberOfKeys: 5, command: 'dimInboxPut', writes: true },
   /** Mark a batch of inbox entries delivered to a terminal; delete each once every wanted terminal has it. */
   inboxMarkDelivered: {
     file: 'inbox-mark-delivered.lua',
-    numberOfKeys: 5,
+    numberOfKeys: 7,
     command: 'dimInboxMarkDelivered',
     writes: false,
   },
   /** Remove one batch of expired inbox entries. */
-  inboxExpire: { file: 'inbox-expire.lua', numberOfKeys: 3, command: 'dimInboxExpire', writes: false },
+  inboxExpire: { file: 'inbox-expire.lua', numberOfKeys: 6, command: 'dimInboxExpire', writes: false },
   /** Scan one bounded chunk of an inbox for a terminal's page. */
-  inboxPage: { file: 'inbox-page.lua', numberOfKeys: 3, command: 'dimInboxPage', writes: false },
+  inboxPage: { file: 'inbox-page.lua', numberOfKeys: 6, command: 'dimInboxPage', writes: false },
 
   // Identities and accounts (src/storage/redis-identity-store.ts, redis-account-store.ts)
   /** Set a hash field unless the stored one is as new or newer (documents, logins). */
   hsetIfNewer: { file: 'hset-if-newer.lua', numberOfKeys: 2, command: 'dimHsetIfNewer', writes: true },
   /** Replace a string value only if it still is the expected one. */
   compareAndSet: { file: 'compare-and-set.lua', numberOfKeys: 1, command: 'dimCompareAndSet', writes: true },
+
+  // Push (src/push/push-redis.ts)
+  /** Note a message for the user's next notification once; returns {fresh, length, first}. */
+  pushNote: { file: 'push-note.lua', numberOfKeys: 3, command: 'dimPushNote', writes: false },
+  /** Take the pending items into a job's batch (idempotent per job). */
+  pushTake: { file: 'push-take.lua', numberOfKeys: 4, command: 'dimPushTake2', writes: false },
+  /** Delete a string key only if it still holds the expected value (device lists). */
+  compareAndDelete: {
+    file: 'push-compare-and-delete.lua',
+    numberOfKeys: 1,
+    command: 'dimPushCompareAndDelete',
+    writes: false,
+  },
 
   // Session registry (src/registry/redis-session-registry.ts)
   /** Point a gateway's connection at its user in the gateway's index; returns the previous entry. */

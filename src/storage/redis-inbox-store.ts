@@ -1,25 +1,26 @@
 /**
  * The offline inbox on Redis, with the semantics of MemoryInboxStore (the inbox contract runs on both).
  *
- * Layout (every key carries the user as hash tag, so one script's keys share a cluster slot):
+ * Layout: a handful of keys per user, all with the user as hash tag (one cluster slot), every one passed to
+ * the scripts in KEYS (src/redis/lua/inbox-*.lua: put, page, mark delivered, expire):
  *  - `inbox(user)`: sorted set, score 0, member = cursor (`cursorOf`: zero-padded time, store time,
  *    signature): ZRANGEBYLEX walks the backlog in the memory store's order, and a page's `next` is a member;
  *  - `inboxByStoredAt(user)`: sorted set, score = storedAt, same members: expiry without a full scan;
- *  - `inboxEntry(user, sig)`: string, JSON `{cursor, time, storedAt, terminal?, json}` (dedup by signature);
- *  - `inboxTerminals(user)`: set of the user's known terminals;
- *  - `inboxDelivered(user, terminal)`: set of the signatures that terminal has had;
- *  - `inboxMarked(user)`: set of the terminals that have a delivered set (to clear marks on deletion).
- * put / markDelivered (a batch of signatures per call) / expiry are Lua scripts (src/redis/lua/inbox-*.lua). A page expires old entries in
- * batches, then scans forward in bounded chunks until it has `limit` entries plus one more match (so `next`
- * is set exactly when another page exists): it never loads the whole inbox. Every key also gets a safety
- * expiry (`retentionMs`, default twice the TTL, refreshed on writes) so that abandoned inboxes vanish.
+ *  - hashes keyed by signature: `inboxCursors` (the entry's cursor; dedup), `inboxMessages` (the message
+ *    text exactly as relayed: no envelope around it), `inboxTargets` (the terminal of a message to
+ *    `ID/terminal`), `inboxDelivered` (JSON array of the terminals that have had it);
+ *  - `inboxTerminals(user)`: set of the user's known terminals.
+ * A page expires old entries in batches, then scans forward in bounded chunks until it has `limit` entries
+ * plus one more match (so `next` is set exactly when another page exists): it never loads the whole inbox.
+ * Every key also gets a safety expiry (`retentionMs`, default twice the TTL, refreshed on writes) so that
+ * abandoned inboxes vanish.
  */
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
 import type { Durability } from '../redis/durability.ts';
 import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
-import { keyPrefix, RedisRunner } from '../redis/redis-runner.ts';
+import { RedisRunner } from '../redis/redis-runner.ts';
 import { INBOX_TTL_MS } from './inbox-store.ts';
 import type { InboxMessage, InboxPage, InboxStore } from './inbox-store.ts';
 import { cursorOf } from './memory-inbox-store.ts';
@@ -42,14 +43,6 @@ export interface RedisInboxStoreOptions {
   /** When a write counts as done (default: once applied; see src/redis/durability.ts). */
   readonly durability?: Durability;
   readonly logger?: Logger;
-}
-
-interface StoredEntry {
-  readonly cursor: string;
-  readonly time: number;
-  readonly storedAt: number;
-  readonly terminal?: string;
-  readonly json: string;
 }
 
 /** Scores and `until` as numbers Redis and Lua parse (no `Infinity`/`NaN` spellings). */
@@ -82,19 +75,25 @@ export class RedisInboxStore implements InboxStore {
   }
 
   async put(user: string, message: InboxMessage): Promise<boolean> {
-    const cursor = cursorOf(message);
-    const entry: StoredEntry = {
-      cursor,
-      time: message.time,
-      storedAt: message.storedAt,
-      ...(message.terminal === undefined ? {} : { terminal: message.terminal }),
-      json: message.json,
-    };
     const k = this.#keys;
     const stored = await this.#r.script(
       'inboxPut',
-      [k.inboxEntry(user, message.sig), k.inbox(user), k.inboxByStoredAt(user)],
-      [cursor, finite(message.storedAt), JSON.stringify(entry), this.#retention],
+      [
+        k.inboxCursors(user),
+        k.inboxMessages(user),
+        k.inboxTargets(user),
+        k.inbox(user),
+        k.inboxByStoredAt(user),
+      ],
+      [
+        message.sig,
+        cursorOf(message),
+        finite(message.storedAt),
+        message.json,
+        message.terminal === undefined ? '0' : '1',
+        message.terminal ?? '',
+        this.#retention,
+      ],
     );
     return stored === 1;
   }
@@ -110,9 +109,7 @@ export class RedisInboxStore implements InboxStore {
     options: { limit: number; until: number; cursor?: string },
   ): Promise<InboxPage> {
     await this.#expire(user);
-    const k = this.#keys;
-    const keys = [k.inbox(user), k.inboxByStoredAt(user), k.inboxDelivered(user, terminal)];
-    const entryPrefix = keyPrefix((sig) => k.inboxEntry(user, sig));
+    const keys = this.#entryKeys(user);
     const limit = Math.max(0, Math.floor(options.limit));
     const entries: InboxMessage[] = [];
     let start = options.cursor === undefined ? '-' : `(${options.cursor}`;
@@ -123,12 +120,11 @@ export class RedisInboxStore implements InboxStore {
         finite(options.until),
         limit - entries.length,
         this.#chunk,
-        entryPrefix,
       ]);
       if (!Array.isArray(reply) || reply.length < 3) throw new Error('inbox page script returned no page');
       const [last, exhausted, more] = reply as [string, number, number];
-      for (let i = 3; i + 1 < reply.length; i += 2) {
-        const message = this.#parse(user, String(reply[i]), String(reply[i + 1]));
+      for (let i = 3; i + 2 < reply.length; i += 3) {
+        const message = this.#entry(user, String(reply[i]), String(reply[i + 1]), String(reply[i + 2]));
         if (message) entries.push(message);
       }
       if (more === 1) {
@@ -150,17 +146,17 @@ export class RedisInboxStore implements InboxStore {
       k.inbox(user),
       k.inboxByStoredAt(user),
       k.inboxTerminals(user),
-      k.inboxMarked(user),
-      k.inboxDelivered(user, terminal),
-    ];
-    const prefixes = [
-      terminal,
-      keyPrefix((sig) => k.inboxEntry(user, sig)),
-      keyPrefix((t) => k.inboxDelivered(user, t)),
-      this.#retention,
+      k.inboxCursors(user),
+      k.inboxTargets(user),
+      k.inboxDelivered(user),
+      k.inboxMessages(user),
     ];
     for (let i = 0; i < sigs.length; i += this.#markBatch) {
-      await this.#r.script('inboxMarkDelivered', keys, [...prefixes, ...sigs.slice(i, i + this.#markBatch)]);
+      await this.#r.script('inboxMarkDelivered', keys, [
+        terminal,
+        this.#retention,
+        ...sigs.slice(i, i + this.#markBatch),
+      ]);
     }
   }
 
@@ -172,41 +168,45 @@ export class RedisInboxStore implements InboxStore {
     // the connection belongs to the caller
   }
 
+  /** The index sets and the entry hashes, in the order the page and expiry scripts take them. */
+  #entryKeys(user: string): string[] {
+    const k = this.#keys;
+    return [
+      k.inbox(user),
+      k.inboxByStoredAt(user),
+      k.inboxCursors(user),
+      k.inboxTargets(user),
+      k.inboxDelivered(user),
+      k.inboxMessages(user),
+    ];
+  }
+
   /** Remove every entry stored before now − ttl, a batch per script call. */
   async #expire(user: string): Promise<void> {
-    const k = this.#keys;
-    const keys = [k.inbox(user), k.inboxByStoredAt(user), k.inboxMarked(user)];
-    const args = [
-      finite(this.#now() - this.#ttl),
-      this.#expireBatch,
-      keyPrefix((sig) => k.inboxEntry(user, sig)),
-      keyPrefix((t) => k.inboxDelivered(user, t)),
-    ];
+    const keys = this.#entryKeys(user);
+    const args = [finite(this.#now() - this.#ttl), this.#expireBatch];
     for (;;) {
       const removed = Number(await this.#r.script('inboxExpire', keys, args));
       if (removed < this.#expireBatch) return;
     }
   }
 
-  #parse(user: string, cursor: string, raw: string): InboxMessage | undefined {
-    try {
-      const entry = JSON.parse(raw) as Partial<StoredEntry>;
-      const sig = cursor.slice(cursor.indexOf(':', cursor.indexOf(':') + 1) + 1);
-      if (
-        typeof entry.time !== 'number' ||
-        typeof entry.storedAt !== 'number' ||
-        typeof entry.json !== 'string' ||
-        (entry.terminal !== undefined && typeof entry.terminal !== 'string')
-      ) {
-        throw new TypeError('missing fields');
-      }
-      return { sig, time: entry.time, storedAt: entry.storedAt, terminal: entry.terminal, json: entry.json };
-    } catch (err) {
-      this.#log.warn(
-        { code: 'INBOX_ENTRY_CORRUPT', user, cursor, err: String(err) },
-        'ignoring a corrupt inbox entry',
-      );
+  /** An entry from its cursor (`<time>:<storedAt>:<signature>`), target ('' or '/' + terminal) and text. */
+  #entry(user: string, cursor: string, target: string, json: string): InboxMessage | undefined {
+    const first = cursor.indexOf(':');
+    const second = cursor.indexOf(':', first + 1);
+    const time = Number(cursor.slice(0, first));
+    const storedAt = Number(cursor.slice(first + 1, second));
+    if (first < 0 || second < 0 || !Number.isFinite(time) || !Number.isFinite(storedAt)) {
+      this.#log.warn({ code: 'INBOX_ENTRY_CORRUPT', user, cursor }, 'ignoring a corrupt inbox entry');
       return undefined;
     }
+    return {
+      sig: cursor.slice(second + 1),
+      time,
+      storedAt,
+      terminal: target === '' ? undefined : target.slice(1),
+      json,
+    };
   }
 }

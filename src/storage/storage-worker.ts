@@ -7,15 +7,13 @@
  */
 import type { Logger } from 'pino';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
-import { decodeStore } from '../bus/stream-entries.ts';
-import type { DeliverPageEntry, DrainEntry } from '../bus/stream-entries.ts';
-import type { RedisKeys } from '../redis/redis-keys.ts';
+import { decodeStore } from '../streams/station-streams.ts';
+import type { DrainEntry, StationStreams } from '../streams/station-streams.ts';
 import type { InboxStore } from './inbox-store.ts';
 
 export interface StorageWorkerOptions {
   readonly bus: MessageBus;
-  readonly keys: RedisKeys;
-  readonly shards: number;
+  readonly streams: StationStreams;
   readonly inbox: InboxStore;
   readonly consumerName: string;
   /** Messages per backlog page (default BACKLOG_PAGE_SIZE). */
@@ -52,10 +50,10 @@ export class StorageWorker {
   }
 
   start(): void {
-    for (let shard = 0; shard < this.#o.shards; shard++) {
+    for (let shard = 0; shard < this.#o.streams.shards; shard++) {
       this.#consumers.push(
         this.#o.bus.consume({
-          stream: this.#o.keys.storeStream(shard),
+          stream: this.#o.streams.storeStream(shard),
           group: STORAGE_GROUP,
           consumer: this.#o.consumerName,
           concurrency: this.#o.concurrency ?? 64,
@@ -65,7 +63,7 @@ export class StorageWorker {
       );
     }
     this.#log.info(
-      { code: 'STORAGE_STARTED', shards: this.#o.shards },
+      { code: 'STORAGE_STARTED', shards: this.#o.streams.shards },
       'storage worker consuming store shards',
     );
   }
@@ -80,7 +78,7 @@ export class StorageWorker {
   async handle(entry: BusEntry): Promise<void> {
     let value;
     try {
-      value = decodeStore(entry.payload);
+      value = decodeStore(entry.fields);
     } catch (err) {
       this.#log.error(
         { code: 'BAD_STREAM_ENTRY', id: entry.id, err: String(err) },
@@ -96,14 +94,12 @@ export class StorageWorker {
           time: value.time,
           storedAt: this.#now(),
           terminal: value.terminal,
-          json: value.json,
+          json: value.msg,
         });
         return;
-      case 'delivered': {
-        const sigs = value.sigs ?? (value.sig === undefined ? [] : [value.sig]);
-        if (sigs.length > 0) await inbox.markDeliveredMany(value.user, value.terminal, sigs);
+      case 'delivered':
+        if (value.sigs.length > 0) await inbox.markDeliveredMany(value.user, value.terminal, value.sigs);
         return;
-      }
       case 'drain':
         await this.#drain(value);
         return;
@@ -111,7 +107,7 @@ export class StorageWorker {
   }
 
   async #drain(request: DrainEntry): Promise<void> {
-    const { inbox, bus, keys } = this.#o;
+    const { inbox, bus, streams } = this.#o;
     // the first page records the terminal; later pages of the same drain need not
     if (request.cursor === undefined) await inbox.addTerminal(request.user, request.terminal);
     const page = await inbox.page(request.user, request.terminal, {
@@ -122,18 +118,17 @@ export class StorageWorker {
     if (page.entries.length === 0) return;
     const count = page.entries.length;
     const fraction = Math.min(1, Math.max(0, this.#o.prefetch ?? BACKLOG_PREFETCH));
-    const deliver: DeliverPageEntry = {
-      kind: 'deliver-page',
+    const deliver = streams.deliverPage(request.gatewayId, {
       connId: request.connId,
       user: request.user,
       terminal: request.terminal,
       until: request.until,
-      ...(page.next === undefined
-        ? {}
-        : { next: page.next, prefetchAt: Math.min(count, Math.max(1, Math.ceil(count * fraction))) }),
-      messages: page.entries.map((m) => ({ sig: m.sig, json: m.json })),
-    };
-    await bus.publish(keys.deliveryStream(request.gatewayId), JSON.stringify(deliver));
+      next: page.next,
+      prefetchAt:
+        page.next === undefined ? undefined : Math.min(count, Math.max(1, Math.ceil(count * fraction))),
+      messages: page.entries.map((m) => ({ sig: m.sig, msg: m.json })),
+    });
+    await bus.publish(deliver.stream, deliver.fields);
     this.#log.debug(
       { code: 'BACKLOG_PAGE', user: request.user, count, more: page.next !== undefined },
       'backlog page sent',

@@ -71,8 +71,11 @@ for (const redis of REDIS_KINDS) {
 
       const inboxCount = (user: ID): Promise<number> =>
         cluster.inspect.zcard(cluster.keys.inbox(user.naked().string));
-      const deliveredCount = (user: ID, terminal: string): Promise<number> =>
-        cluster.inspect.scard(cluster.keys.inboxDelivered(user.naked().string, terminal));
+      /** Stored messages a terminal has had (and others still wait for). */
+      const deliveredCount = async (user: ID, terminal: string): Promise<number> => {
+        const marks = await cluster.inspect.hvals(cluster.keys.inboxDelivered(user.naked().string));
+        return marks.filter((list) => (JSON.parse(list) as string[]).includes(terminal)).length;
+      };
       const sessionCount = (user: ID): Promise<number> =>
         cluster.inspect.hlen(cluster.keys.userSessions(user.naked().string));
 

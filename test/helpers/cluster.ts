@@ -45,14 +45,14 @@ export type ClusterRole = 'gateway' | 'dispatcher' | 'storage';
 export type RedisKind = 'standalone' | 'cluster';
 
 /**
- * The Redis kinds the end-to-end suites run on: both unless `DIM_TEST_REDIS` names one (`standalone`,
+ * The Redis kinds the end-to-end suites run on: both unless `TEST_REDIS` names one (`standalone`,
  * `cluster`). Suites loop over it (`for (const redis of REDIS_KINDS) describe(…)`).
  */
 export const REDIS_KINDS: readonly RedisKind[] = (() => {
-  const wanted = process.env['DIM_TEST_REDIS'];
+  const wanted = process.env['TEST_REDIS'];
   if (wanted === 'standalone' || wanted === 'cluster') return [wanted];
   if (wanted !== undefined && wanted !== '' && wanted !== 'both') {
-    throw new Error(`DIM_TEST_REDIS must be standalone, cluster or both, got ${JSON.stringify(wanted)}`);
+    throw new Error(`TEST_REDIS must be standalone, cluster or both, got ${JSON.stringify(wanted)}`);
   }
   return ['standalone', 'cluster'];
 })();

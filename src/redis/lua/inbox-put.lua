@@ -1,18 +1,26 @@
 -- Store one inbox entry unless the user already has an entry with the same signature (dedup), atomically.
+-- An entry is the signature's fields in the user's hashes: its cursor, its message text (as relayed), and
+-- its terminal when it was addressed to `ID/terminal`; its cursor is a member of both index sorted sets.
 --
--- KEYS[1]  the entry (string: JSON {cursor, time, storedAt, terminal?, json})
--- KEYS[2]  the user's inbox (sorted set, score 0, member = cursor: lexicographic backlog order)
--- KEYS[3]  the user's inbox by store time (sorted set, score = storedAt, member = cursor: expiry)
--- ARGV[1]  cursor   ARGV[2]  storedAt   ARGV[3]  the entry JSON
--- ARGV[4]  retention (ms): a safety expiry for the keys, well past the logical expiry
+-- KEYS[1]  cursors (hash: signature → cursor)    KEYS[2]  messages (hash: signature → message text)
+-- KEYS[3]  targets (hash: signature → terminal)  KEYS[4]  the inbox (sorted set, score 0: lexicographic order)
+-- KEYS[5]  the inbox by store time (sorted set, score = storedAt: expiry)
+-- ARGV[1]  signature   ARGV[2]  cursor   ARGV[3]  storedAt (ms)   ARGV[4]  message text
+-- ARGV[5]  '1' when addressed to one terminal, else '0'   ARGV[6]  that terminal
+-- ARGV[7]  retention (ms): a safety expiry for the keys, well past the logical expiry
 --
 -- Returns 1 when stored, 0 when an entry with this signature exists.
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+if ARGV[5] == '1' then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[6])
+  redis.call('PEXPIRE', KEYS[3], ARGV[7])
+end
+redis.call('ZADD', KEYS[4], 0, ARGV[2])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+for _, key in ipairs({ KEYS[1], KEYS[2], KEYS[4], KEYS[5] }) do
+  redis.call('PEXPIRE', key, ARGV[7])
+end
 return 1

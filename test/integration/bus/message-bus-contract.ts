@@ -72,14 +72,14 @@ export function messageBusContract(factory: BusFactory): void {
     const bus = newBus();
     const s = uniqueStream('order');
     const ids: string[] = [];
-    for (let i = 0; i < 20; i++) ids.push(await bus.publish(s, `m${i}`));
+    for (let i = 0; i < 20; i++) ids.push(await bus.publish(s, { p: `m${i}` }));
     for (let i = 1; i < ids.length; i++) assert.ok(idLess(ids[i - 1]!, ids[i]!), 'IDs increase');
     const seen: BusEntry[] = [];
     consumer(bus, s, async (e) => void seen.push(e), { concurrency: 1 });
-    for (let i = 20; i < 30; i++) ids.push(await bus.publish(s, `m${i}`));
+    for (let i = 20; i < 30; i++) ids.push(await bus.publish(s, { p: `m${i}` }));
     await waitFor(() => seen.length >= 30, '30 entries');
     assert.deepEqual(
-      seen.map((e) => e.payload),
+      seen.map((e) => e.fields['p']!),
       Array.from({ length: 30 }, (_, i) => `m${i}`),
     );
     assert.deepEqual(
@@ -102,12 +102,12 @@ export function messageBusContract(factory: BusFactory): void {
     const s = uniqueStream('groups');
     const seenA: string[] = [];
     const seenB: string[] = [];
-    consumer(bus, s, async (e) => void seenA.push(e.payload), { group: 'A' });
-    consumer(bus, s, async (e) => void seenB.push(e.payload), { group: 'B', consumer: 'c2' });
+    consumer(bus, s, async (e) => void seenA.push(e.fields['p']!), { group: 'A' });
+    consumer(bus, s, async (e) => void seenB.push(e.fields['p']!), { group: 'B', consumer: 'c2' });
     const sent: string[] = [];
     for (let i = 0; i < 40; i++) {
       sent.push(`e${i}`);
-      await bus.publish(s, `e${i}`, i % 2 ? 'odd' : undefined);
+      await bus.publish(s, { p: `e${i}` }, i % 2 ? 'odd' : undefined);
     }
     await waitFor(() => seenA.length >= 40 && seenB.length >= 40, 'both groups');
     await sleep(100);
@@ -124,14 +124,14 @@ export function messageBusContract(factory: BusFactory): void {
       const s = uniqueStream('split');
       const seen = new Map<string, string[]>();
       const handler = (name: string) => async (e: BusEntry) => {
-        seen.set(e.payload, [...(seen.get(e.payload) ?? []), name]);
+        seen.set(e.fields['p']!, [...(seen.get(e.fields['p']!) ?? []), name]);
         await sleep(5);
       };
       const opts = { concurrency: 1, batchSize: 1 };
       consumer(bus1, s, handler('c1'), { ...opts, consumer: 'c1' });
       consumer(bus2, s, handler('c2'), { ...opts, consumer: 'c2' });
       await sleep(20);
-      await Promise.all(Array.from({ length: 40 }, (_, i) => bus1.publish(s, `e${i}`)));
+      await Promise.all(Array.from({ length: 40 }, (_, i) => bus1.publish(s, { p: `e${i}` })));
       await waitFor(() => seen.size >= 40, 'all 40 entries');
       await sleep(100);
       assert.equal(seen.size, 40);
@@ -153,14 +153,14 @@ export function messageBusContract(factory: BusFactory): void {
         bus,
         s,
         async (e) => {
-          deliveries.push({ payload: e.payload, deliveries: e.deliveries, at: Date.now() });
-          if (e.payload === 'flaky' && e.deliveries === 1) throw new Error('first attempt fails');
+          deliveries.push({ payload: e.fields['p']!, deliveries: e.deliveries, at: Date.now() });
+          if (e.fields['p']! === 'flaky' && e.deliveries === 1) throw new Error('first attempt fails');
         },
         { claimIdleMs: 100 },
       );
-      await bus.publish(s, 'ok1');
-      await bus.publish(s, 'flaky');
-      await bus.publish(s, 'ok2');
+      await bus.publish(s, { p: 'ok1' });
+      await bus.publish(s, { p: 'flaky' });
+      await bus.publish(s, { p: 'ok2' });
       await waitFor(() => deliveries.filter((d) => d.payload === 'flaky').length >= 2, 'the re-delivery');
       const flaky = deliveries.filter((d) => d.payload === 'flaky');
       assert.deepEqual(
@@ -189,7 +189,7 @@ export function messageBusContract(factory: BusFactory): void {
         bus,
         s,
         async (e) => {
-          if (e.payload !== 'poison') {
+          if (e.fields['p']! !== 'poison') {
             good++;
             return;
           }
@@ -198,8 +198,8 @@ export function messageBusContract(factory: BusFactory): void {
         },
         { claimIdleMs: 50, maxDeliveries: 3 },
       );
-      const id = await bus.publish(s, 'poison', 'user-1');
-      await bus.publish(s, 'fine', 'user-2');
+      const id = await bus.publish(s, { p: 'poison' }, 'user-1');
+      await bus.publish(s, { p: 'fine' }, 'user-2');
       await waitFor(async () => (await bus.length(dead)) === 1, 'the dead letter');
       assert.deepEqual(poison, [1, 2, 3]);
       const [record] = await bus.range(dead);
@@ -224,7 +224,7 @@ export function messageBusContract(factory: BusFactory): void {
         handler: async (e) => void read.push(e),
       });
       await waitFor(() => read.length === 1, 'reading the dead-letter stream');
-      assert.equal(read[0]!.payload, 'poison');
+      assert.equal(read[0]!.fields['p'], 'poison');
       assert.equal(read[0]!.orderKey, 'user-1');
     },
   );
@@ -241,16 +241,16 @@ export function messageBusContract(factory: BusFactory): void {
         bus,
         s,
         async (e) => {
-          if (e.payload === 'first' && failures < 4) {
+          if (e.fields['p'] === 'first' && failures < 4) {
             failures++;
             throw new BusError('BUS_UNAVAILABLE', 'write not confirmed by 1 replica(s)');
           }
-          seen.push(`${e.payload}:${e.deliveries}`);
+          seen.push(`${e.fields['p']}:${e.deliveries}`);
         },
         { claimIdleMs: 50, maxDeliveries: 1 },
       );
-      await bus.publish(s, 'first', 'user-1');
-      await bus.publish(s, 'second', 'user-1');
+      await bus.publish(s, { p: 'first' }, 'user-1');
+      await bus.publish(s, { p: 'second' }, 'user-1');
       await waitFor(() => seen.length === 2, 'both entries handled');
       assert.equal(failures, 4);
       assert.deepEqual(seen, ['first:1', 'second:1'], 'in order, each delivered once');
@@ -267,9 +267,9 @@ export function messageBusContract(factory: BusFactory): void {
       started++;
       return new Promise<void>(() => {}); // hangs until the "process" dies
     });
-    await bus1.publish(s, 'a');
-    await bus1.publish(s, 'b');
-    await bus1.publish(s, 'c');
+    await bus1.publish(s, { p: 'a' });
+    await bus1.publish(s, { p: 'b' });
+    await bus1.publish(s, { p: 'c' });
     await waitFor(() => started === 3, 'the first consumer to start all three');
     bus1.destroy();
     const bus2 = newBus();
@@ -278,7 +278,7 @@ export function messageBusContract(factory: BusFactory): void {
     consumer(bus2, s, async (e) => void seen.push(e), { consumer: 'c2', claimIdleMs: 100 });
     await waitFor(() => seen.length >= 3, 'the reclaimed entries');
     assert.ok(Date.now() - t0 >= 50, 'only once idle');
-    assert.deepEqual(seen.map((e) => e.payload).sort(), ['a', 'b', 'c']);
+    assert.deepEqual(seen.map((e) => e.fields['p']!).sort(), ['a', 'b', 'c']);
     for (const e of seen) assert.equal(e.deliveries, 2);
     await waitFor(async () => (await bus2.pendingCount(s, 'g')) === 0, 'all acknowledged');
   });
@@ -294,7 +294,7 @@ export function messageBusContract(factory: BusFactory): void {
         started++;
         return new Promise<void>(() => {});
       });
-      const id = await bus1.publish(s, 'crashes its consumer');
+      const id = await bus1.publish(s, { p: 'crashes its consumer' });
       await waitFor(() => started === 1, 'the first delivery');
       bus1.destroy();
       const bus2 = newBus();
@@ -322,19 +322,19 @@ export function messageBusContract(factory: BusFactory): void {
         started++;
         return new Promise<void>(() => {});
       });
-      await bus1.publish(s, 'a', 'k');
-      await bus1.publish(s, 'b', 'k');
+      await bus1.publish(s, { p: 'a' }, 'k');
+      await bus1.publish(s, { p: 'b' }, 'k');
       await waitFor(() => started === 1, 'the first entry to start (the second waits for its key)');
       bus1.destroy();
       const bus2 = newBus();
       const seen: BusEntry[] = [];
       const t0 = Date.now();
       consumer(bus2, s, async (e) => void seen.push(e), { claimIdleMs: 60_000 });
-      await bus2.publish(s, 'c', 'k');
+      await bus2.publish(s, { p: 'c' }, 'k');
       await waitFor(() => seen.length >= 3, 'the resumed entries');
       assert.ok(Date.now() - t0 < 2000, 'without waiting for claimIdleMs');
       assert.deepEqual(
-        seen.map((e) => [e.payload, e.deliveries]),
+        seen.map((e) => [e.fields['p']!, e.deliveries]),
         [
           ['a', 2],
           ['b', 2],
@@ -354,14 +354,14 @@ export function messageBusContract(factory: BusFactory): void {
       const s = uniqueStream('slow');
       const seen: { payload: string; by: string; deliveries: number }[] = [];
       const handler = (by: string) => async (e: BusEntry) => {
-        seen.push({ payload: e.payload, by, deliveries: e.deliveries });
+        seen.push({ payload: e.fields['p']!, by, deliveries: e.deliveries });
         await sleep(120);
       };
       // One key, so the entries queue behind each other (held, not running) far beyond claimIdleMs.
       const opts = { concurrency: 1, claimIdleMs: 100 };
       consumer(bus1, s, handler('c1'), { ...opts, consumer: 'c1' });
       consumer(bus2, s, handler('c2'), { ...opts, consumer: 'c2' });
-      await Promise.all(['a', 'b', 'c', 'd'].map((p) => bus1.publish(s, p, 'hot')));
+      await Promise.all(['a', 'b', 'c', 'd'].map((p) => bus1.publish(s, { p: p }, 'hot')));
       await waitFor(() => seen.length >= 4, 'all four entries', 5000);
       await sleep(250);
       assert.deepEqual(
@@ -395,7 +395,7 @@ export function messageBusContract(factory: BusFactory): void {
           active.set(key, 1);
           if (running > 1) overlaps++;
         }
-        order.set(key, [...(order.get(key) ?? []), Number(e.payload.split(':')[1])]);
+        order.set(key, [...(order.get(key) ?? []), Number(e.fields['p']!.split(':')[1])]);
         await sleep(1 + Math.floor(random() * 6));
         if (e.orderKey !== undefined) active.set(key, 0);
         running--;
@@ -408,7 +408,7 @@ export function messageBusContract(factory: BusFactory): void {
     for (let i = 0; i < 60; i++) {
       const key = i % 6 === 5 ? undefined : `k${i % 5}`;
       published.set(key ?? '-', [...(published.get(key ?? '-') ?? []), i]);
-      all.push(bus.publish(s, `e:${i}`, key));
+      all.push(bus.publish(s, { p: `e:${i}` }, key));
     }
     await Promise.all(all);
     await waitFor(() => done >= 60, 'all 60 entries');
@@ -436,11 +436,11 @@ export function messageBusContract(factory: BusFactory): void {
         bus,
         s,
         async (e) => {
-          if (e.payload === 'slow') await blocked;
+          if (e.fields['p']! === 'slow') await blocked;
         },
         { claimIdleMs: 200, concurrency: 4 },
       );
-      for (const p of ['a', 'b', 'slow', 'c']) await bus.publish(s, p);
+      for (const p of ['a', 'b', 'slow', 'c']) await bus.publish(s, { p: p });
       await sleep(600);
       // 'a' and 'b' are acknowledged and trimmed; 'slow' is pending, so it and what follows stay
       const left = (await bus.range(s, 10)).map((r) => r.fields['p']);
@@ -463,7 +463,7 @@ export function messageBusContract(factory: BusFactory): void {
     const bus = newBus({ maxLen: 50 });
     const s = uniqueStream('trim');
     for (let i = 0; i < 10; i++) {
-      await Promise.all(Array.from({ length: 100 }, (_, j) => bus.publish(s, `e${i * 100 + j}`)));
+      await Promise.all(Array.from({ length: 100 }, (_, j) => bus.publish(s, { p: `e${i * 100 + j}` })));
     }
     const length = await bus.length(s);
     assert.ok(length >= 50 && length <= 200, `length ${length} about 50`);
@@ -489,7 +489,7 @@ export function messageBusContract(factory: BusFactory): void {
         },
         { concurrency: 3, blockMs: 1000 },
       );
-      await Promise.all([bus.publish(s, 'a'), bus.publish(s, 'b'), bus.publish(s, 'c')]);
+      await Promise.all([bus.publish(s, { p: 'a' }), bus.publish(s, { p: 'b' }), bus.publish(s, { p: 'c' })]);
       await waitFor(() => started === 3, 'three handlers running');
       const t0 = Date.now();
       const first = c.close();
@@ -509,7 +509,7 @@ export function messageBusContract(factory: BusFactory): void {
 
       await Promise.all([bus.close(), bus.close()]);
       await bus.close();
-      await assert.rejects(bus.publish(s, 'late'), (err) => isBusError(err, 'BUS_CLOSED'));
+      await assert.rejects(bus.publish(s, { p: 'late' }), (err) => isBusError(err, 'BUS_CLOSED'));
       assert.throws(
         () => consumer(bus, s, async () => {}),
         (err) => isBusError(err, 'BUS_CLOSED'),

@@ -48,7 +48,7 @@ describe('RedisMessageBus outages', () => {
     const deadline = Date.now() + 5000;
     for (;;) {
       try {
-        return await b.publish(stream, payload);
+        return await b.publish(stream, { p: payload });
       } catch (err) {
         assert.ok(isBusError(err, 'BUS_UNAVAILABLE'), `unexpected ${String(err)}`);
         if (Date.now() > deadline) throw err;
@@ -64,11 +64,13 @@ describe('RedisMessageBus outages', () => {
       const s = await server();
       const b = bus(s, { maxReconnectDelayMs: 1000 });
       const stream = uniqueStream('down');
-      await b.publish(stream, 'before');
+      await b.publish(stream, { p: 'before' });
       await s.kill();
       for (let i = 0; i < 2; i++) {
         const t0 = Date.now();
-        await assert.rejects(b.publish(stream, `during-${i}`), (err) => isBusError(err, 'BUS_UNAVAILABLE'));
+        await assert.rejects(b.publish(stream, { p: `during-${i}` }), (err) =>
+          isBusError(err, 'BUS_UNAVAILABLE'),
+        );
         const elapsed = Date.now() - t0;
         assert.ok(elapsed < 2000, `rejected after ${elapsed} ms`);
       }
@@ -100,14 +102,14 @@ describe('RedisMessageBus outages', () => {
         blockMs: 100,
         handler: async (e) => void seen.push(e),
       });
-      await b.publish(stream, 'before');
+      await b.publish(stream, { p: 'before' });
       await waitFor(() => seen.length === 1, 'the entry before the restart');
       await s.restart();
       await publishEventually(b, stream, 'after-1');
       await publishEventually(b, stream, 'after-2');
       await waitFor(() => seen.length === 3, 'the entries after the restart');
       assert.deepEqual(
-        seen.map((e) => [e.payload, e.deliveries]),
+        seen.map((e) => [e.fields['p']!, e.deliveries]),
         [
           ['before', 1],
           ['after-1', 1],
@@ -146,26 +148,26 @@ describe('RedisMessageBus outages', () => {
         claimIdleMs: 200,
         handler: async (e) => {
           seen.push(e);
-          if (e.payload === 'flaky' && fail) throw new Error('fails until the restart');
+          if (e.fields['p']! === 'flaky' && fail) throw new Error('fails until the restart');
         },
       });
-      await b.publish(stream, 'done');
-      await b.publish(stream, 'flaky');
+      await b.publish(stream, { p: 'done' });
+      await b.publish(stream, { p: 'flaky' });
       await waitFor(() => seen.length === 2, 'both entries');
       await s.restart();
       fail = false;
       await publishEventually(b, stream, 'new');
-      await waitFor(() => seen.some((e) => e.payload === 'new'), 'the new entry');
+      await waitFor(() => seen.some((e) => e.fields['p']! === 'new'), 'the new entry');
       await waitFor(
-        () => seen.filter((e) => e.payload === 'flaky').length === 2,
+        () => seen.filter((e) => e.fields['p']! === 'flaky').length === 2,
         'the pending entry, reclaimed',
       );
       assert.equal(
-        seen.filter((e) => e.payload === 'done').length,
+        seen.filter((e) => e.fields['p']! === 'done').length,
         1,
         'acknowledged entries stay acknowledged',
       );
-      assert.equal(seen.filter((e) => e.payload === 'flaky')[1]!.deliveries, 2);
+      assert.equal(seen.filter((e) => e.fields['p']! === 'flaky')[1]!.deliveries, 2);
       await waitFor(async () => (await b.pendingCount(stream, 'g')) === 0, 'all acknowledged');
       await waitFor(async () => (await b.length(stream)) === 0, 'acknowledged entries trimmed');
       await b.close();

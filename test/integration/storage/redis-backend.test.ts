@@ -42,7 +42,7 @@ describe('createRedisBackend', () => {
       );
       assert.equal(await backend.inbox.count('alice'), 1);
       const stream = backend.keys.inboundStream(0);
-      assert.match(await backend.bus.publish(stream, '{"x":1}'), /^\d+-\d+$/);
+      assert.match(await backend.bus.publish(stream, { p: '{"x":1}' }), /^\d+-\d+$/);
       assert.equal(await backend.bus.length(stream), 1);
       assert.deepEqual(
         (await fx.redis.keys('backend-test:*')).sort(),
@@ -52,7 +52,8 @@ describe('createRedisBackend', () => {
           backend.keys.gateways(),
           backend.keys.inbox('alice'),
           backend.keys.inboxByStoredAt('alice'),
-          backend.keys.inboxEntry('alice', 's'),
+          backend.keys.inboxCursors('alice'),
+          backend.keys.inboxMessages('alice'),
           stream,
           backend.keys.userSessions('alice'),
         ].sort(),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { inboxStoreContract } from '../../contract/inbox-store.contract.ts';
 import type { InboxMessage, InboxStore } from '../../../src/storage/inbox-store.ts';
-import { cursorOf, MemoryInboxStore } from '../../../src/storage/memory-inbox-store.ts';
+import { MemoryInboxStore } from '../../../src/storage/memory-inbox-store.ts';
 import { RedisInboxStore } from '../../../src/storage/redis-inbox-store.ts';
 import { captureLogger, useRedis } from './redis-fixture.ts';
 import { createPrng } from '../../helpers/seeded-prng.ts';
@@ -159,10 +159,10 @@ describe('RedisInboxStore', () => {
     for (const key of [
       keys.inbox('u'),
       keys.inboxByStoredAt('u'),
-      keys.inboxEntry('u', 'a'),
+      keys.inboxCursors('u'),
+      keys.inboxMessages('u'),
       keys.inboxTerminals('u'),
-      keys.inboxDelivered('u', 'tablet'),
-      keys.inboxMarked('u'),
+      keys.inboxDelivered('u'),
     ]) {
       const ttl = await fx.redis.pttl(key);
       assert.ok(ttl > 60_000 && ttl <= 120_000, `${key} expires after twice the TTL (${ttl})`);
@@ -172,39 +172,39 @@ describe('RedisInboxStore', () => {
     assert.deepEqual(await fx.redis.keys(`${keys.prefix}*`), [keys.inboxTerminals('u')], 'marks removed too');
   });
 
-  it('drops index members whose entry is gone and skips corrupt entries with a log', async () => {
+  it('drops index members whose entry is gone and skips corrupt members with a log', async () => {
     const keys = fx.freshKeys();
     const { logger, lines } = captureLogger();
     const store = new RedisInboxStore(fx.redis, keys, { now: () => 10_000, logger });
     await store.put('u', msg('a', 1000, 100));
     await store.put('u', msg('b', 2000, 100));
     await store.put('u', msg('c', 3000, 100));
-    await fx.redis.del(keys.inboxEntry('u', 'a'));
-    await fx.redis.set(keys.inboxEntry('u', 'b'), 'not json');
+    await fx.redis.hdel(keys.inboxCursors('u'), 'a');
+    await fx.redis.hdel(keys.inboxMessages('u'), 'b');
     const page = await store.page('u', '*', { limit: 10, until: 10_000 });
     assert.deepEqual(
       page.entries.map((e) => e.sig),
       ['c'],
     );
-    assert.equal(await store.count('u'), 2, 'the dangling member is gone, the corrupt entry stays');
-    // valid JSON with the right cursor but missing fields: returned by the script, refused by the parser
-    await fx.redis.set(
-      keys.inboxEntry('u', 'b'),
-      JSON.stringify({ cursor: cursorOf(msg('b', 2000, 100)), time: 'bad' }),
-    );
+    assert.equal(await store.count('u'), 1, 'the dangling members are gone');
+    // a member whose time is not a number, with a matching cursor: returned by the script, refused here
+    await fx.redis.zadd(keys.inbox('u'), 0, 'x:100:d');
+    await fx.redis.hset(keys.inboxCursors('u'), 'd', 'x:100:d');
+    await fx.redis.hset(keys.inboxMessages('u'), 'd', '{}');
     assert.deepEqual(
       (await store.page('u', '*', { limit: 10, until: 10_000 })).entries.map((e) => e.sig),
       ['c'],
     );
     assert.ok(lines.some((l) => l.code === 'INBOX_ENTRY_CORRUPT'));
-    await store.markDelivered('u', '*', 'b');
+    await store.markDelivered('u', '*', 'd');
+    assert.equal(await store.count('u'), 1);
   });
 
   it('a signature stored again after its entry vanished is returned once', async () => {
     const keys = fx.freshKeys();
     const store = new RedisInboxStore(fx.redis, keys, { now: () => 10_000 });
     await store.put('u', msg('a', 1000, 100));
-    await fx.redis.del(keys.inboxEntry('u', 'a')); // e.g. the safety expiry
+    await fx.redis.hdel(keys.inboxCursors('u'), 'a'); // e.g. lost
     assert.equal(await store.put('u', msg('a', 2000, 200)), true);
     assert.deepEqual((await store.page('u', '*', { limit: 10, until: 10_000 })).entries, [
       msg('a', 2000, 200),

@@ -39,8 +39,12 @@ it('names every key under the prefix', () => {
     keys.gatewayHeartbeat('gw-1'),
     keys.gateways(),
     keys.inbox('alice@addr'),
-    keys.inboxEntry('alice@addr', 'sig'),
-    keys.inboxDelivered('alice@addr', 'DIM-1'),
+    keys.inboxByStoredAt('alice@addr'),
+    keys.inboxTerminals('alice@addr'),
+    keys.inboxCursors('alice@addr'),
+    keys.inboxMessages('alice@addr'),
+    keys.inboxTargets('alice@addr'),
+    keys.inboxDelivered('alice@addr'),
     keys.meta('alice@addr'),
     keys.documents('alice@addr'),
     keys.login('alice@addr'),
@@ -60,9 +64,17 @@ it('keeps keys that one script touches in one cluster slot (same hash tag)', () 
   assert.equal(keys.deadLetterStream(stream), `${stream}:dead`);
   assert.equal(tag(keys.deadLetterStream(stream)), tag(stream));
   const user = 'alice@addr';
-  assert.equal(tag(keys.inboxEntry(user, 's')), user);
-  assert.equal(tag(keys.inboxDelivered(user, 't')), user);
-  assert.equal(tag(keys.inbox(user)), user);
+  for (const key of [
+    keys.inbox(user),
+    keys.inboxByStoredAt(user),
+    keys.inboxTerminals(user),
+    keys.inboxCursors(user),
+    keys.inboxMessages(user),
+    keys.inboxTargets(user),
+    keys.inboxDelivered(user),
+  ]) {
+    assert.equal(tag(key), user, key);
+  }
 });
 
 it('puts the keys of every script call in one cluster slot (CRC16 of the hash tag, as Redis computes it)', () => {
@@ -77,8 +89,9 @@ it('puts the keys of every script call in one cluster slot (CRC16 of the hash ta
     same(keys.gatewayHeartbeat(gw), keys.gatewaySessions(gw), keys.deliveryStream(gw));
     same(
       keys.inbox(user),
-      keys.inboxEntry(user, 'sig'),
-      keys.inboxDelivered(user, 't'),
+      keys.inboxMessages(user),
+      keys.inboxDelivered(user),
+      keys.pushDevices(user),
       keys.userSessions(user),
     );
     for (const stream of [keys.inboundStream(1), keys.storeStream(2), keys.deliveryStream(gw)]) {

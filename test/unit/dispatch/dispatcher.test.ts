@@ -5,9 +5,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MemoryMessageBus } from '../../../src/bus/memory-message-bus.ts';
-import type { MessageOrigin } from '../../../src/bus/inbound-sink.ts';
-import { decodeDeliver, decodeStore } from '../../../src/bus/stream-entries.ts';
-import type { DeliverEntry } from '../../../src/bus/stream-entries.ts';
 import { createUserIdentity } from '../../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../../src/client/user-identity.ts';
 import { Dispatcher } from '../../../src/dispatch/dispatcher.ts';
@@ -25,6 +22,8 @@ import { ID, parseId } from '../../../src/protocol/mkm/identifier.ts';
 import { createMeta, MetaType } from '../../../src/protocol/mkm/meta.ts';
 import { shardOf } from '../../../src/redis/redis-keys.ts';
 import { IdentityDirectory } from '../../../src/storage/identity-directory.ts';
+import { decodeDelivery, decodeStore, StationStreams } from '../../../src/streams/station-streams.ts';
+import type { DeliverEntry, MessageOrigin } from '../../../src/streams/station-streams.ts';
 
 const NOW = 1_800_000_000;
 const station = createStationIdentity({ name: 'gsp', rsaBits: 1024, now: NOW });
@@ -59,8 +58,7 @@ beforeEach(async () => {
   });
   dispatcher = new Dispatcher({
     bus,
-    keys: backend.keys,
-    shards: 1,
+    streams: new StationStreams(backend.keys, 1),
     registry: backend.registry,
     accounts: backend.accounts,
     messenger,
@@ -105,7 +103,7 @@ async function online(user: UserIdentity, gatewayId: string, connId: string): Pr
 /** The dispatcher pushes single messages (`deliver`); pages (`deliver-page`) are the storage worker's. */
 async function deliveries(gatewayId: string): Promise<DeliverEntry[]> {
   return (await bus.range(backend.keys.deliveryStream(gatewayId))).map((r) => {
-    const entry = decodeDeliver(r.fields['p'] as string);
+    const entry = decodeDelivery(r.fields);
     assert.equal(entry.kind, 'deliver');
     return entry as DeliverEntry;
   });
@@ -113,7 +111,7 @@ async function deliveries(gatewayId: string): Promise<DeliverEntry[]> {
 
 async function stored() {
   return (await bus.range(backend.keys.storeStream(shardOf(bob.id.string, 1)))).map((r) =>
-    decodeStore(r.fields['p'] as string),
+    decodeStore(r.fields),
   );
 }
 
@@ -123,7 +121,7 @@ async function receiptsToAlice(): Promise<string[]> {
   for (const entry of await deliveries('gw-a')) {
     assert.equal(entry.connId, 'c-alice');
     assert.equal(entry.response, true);
-    const message = parseReliableMessage(JSON.parse(entry.json));
+    const message = parseReliableMessage(entry.msg);
     assert.ok(verifyMessage(message, [station.meta.key]), 'the receipt is signed by the station');
     const content = openMessage(message, { privateKeys: alice.decryptKeys }).content;
     assert.equal(content.command, 'receipt');
@@ -143,9 +141,13 @@ describe('dispatcher routing', () => {
     const pushed = await deliveries('gw-b');
     assert.equal(pushed.length, 1);
     assert.equal(pushed[0]?.connId, 'c-bob');
-    const relayed = JSON.parse(pushed[0]!.json) as Record<string, unknown>;
+    const relayed = JSON.parse(pushed[0]!.msg) as Record<string, unknown>;
     assert.equal(relayed['signature'], message.dict['signature']);
     assert.deepEqual(relayed['traces'], [{ ID: station.id.string, did: station.id.string, time: NOW }]);
+    // the message text is the sender's, with only the trace spliced in; the inbox gets the same text
+    const { traces: _traces, ...rest } = relayed;
+    assert.deepEqual(rest, message.dict);
+    assert.equal(store[0]?.kind === 'store' && store[0].msg, pushed[0]!.msg);
     assert.deepEqual(await receiptsToAlice(), ['Message delivered.']);
   });
 

@@ -2,17 +2,11 @@
  * Where a gateway hands the reliable messages it accepted from clients. `publish` resolves only once the
  * message is durable (Redis: XADD acknowledged); only then does the gateway acknowledge the client's frame.
  */
+import type { Content } from '../protocol/dkd/content.ts';
 import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
+import type { MessageOrigin } from './station-streams.ts';
 
-export interface MessageOrigin {
-  readonly gatewayId: string;
-  readonly connId: string;
-  /** The identity bound to the connection (naked ID string). */
-  readonly user: string;
-  readonly terminal: string | undefined;
-  /** Set when the gateway already answered the message's session effects (login, report). */
-  readonly handled?: 'login' | 'report';
-}
+export type { MessageOrigin } from './station-streams.ts';
 
 export interface BacklogRequest {
   readonly user: string;
@@ -25,7 +19,11 @@ export interface BacklogRequest {
 }
 
 export interface InboundSink {
-  publish(message: ReliableMessage, origin: MessageOrigin): Promise<void>;
+  /**
+   * `content`: what the gateway decrypted (messages to the station or to everyone), so that the
+   * dispatcher need not decrypt it again.
+   */
+  publish(message: ReliableMessage, origin: MessageOrigin, content?: Content): Promise<void>;
   /**
    * Ask for the stored backlog of a terminal that just became reachable (handshake done, or back online),
    * or for its next page (`cursor`). Messages stored after `until` (ms) are excluded: they are being

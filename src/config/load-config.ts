@@ -10,10 +10,19 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DURABILITY_DEFAULTS, DURABILITY_MODES } from '../redis/durability.ts';
 import { parseRedisTarget, RedisTargetError } from '../redis/redis-connection.ts';
-import { DEFAULT_LIMITS, DEFAULT_PUSH } from './station-config.ts';
+import {
+  NeighbourListError,
+  mergeNeighbours,
+  parseNeighbourObjects,
+  parseNeighbourString,
+  parseStationsFile,
+} from '../federation/neighbour-list.ts';
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
+import { DEFAULT_LIMITS, DEFAULT_OPS, DEFAULT_PUSH } from './station-config.ts';
 import type {
   LimitsConfig,
   LogLevel,
+  OpsConfig,
   ProxyProtocolMode,
   PushConfig,
   StationConfig,
@@ -218,6 +227,7 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     for (const [name, id] of Object.entries(ansValue)) ans[name] = String(id);
   }
   const instanceName = pick('DIM_INSTANCE_NAME', 'instanceName');
+  const neighbors = loadNeighbours(fromEnv, file, cwd);
   const busClaimIdleMs = pick('DIM_BUS_CLAIM_IDLE_MS', 'busClaimIdleMs');
   // ---- hardening (issue 13): trusted proxies, TLS ----
   const proxies = pick('DIM_TRUSTED_PROXIES', 'trustedProxies');
@@ -271,7 +281,17 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     trustedProxies,
     tlsCertFile: tlsCert === undefined ? undefined : resolve(cwd, String(tlsCert)),
     tlsKeyFile: tlsKey === undefined ? undefined : resolve(cwd, String(tlsKey)),
+    ops: loadOpsConfig(fromEnv, (file['ops'] ?? {}) as Record<string, unknown>),
     push: loadPushConfig(fromEnv, file, cwd),
+    neighbors,
+    federationQueueLimit: positiveInt(
+      'DIM_FEDERATION_QUEUE_LIMIT',
+      pick('DIM_FEDERATION_QUEUE_LIMIT', 'federationQueueLimit') ?? 10_000,
+    ),
+    federationMaxBackoffMs: positiveInt(
+      'DIM_FEDERATION_MAX_BACKOFF_MS',
+      pick('DIM_FEDERATION_MAX_BACKOFF_MS', 'federationMaxBackoffMs') ?? 30_000,
+    ),
   };
   // Every field above asked for its variable and file key: anything else is unknown.
   for (const name of Object.keys(env)) {
@@ -285,6 +305,58 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     if (!knownLimitKeys.has(key)) throw unknownError('config file key limits.', key, knownLimitKeys);
   }
   return config;
+}
+
+/**
+ * The ops block: DIM_OPS_HOST, DIM_OPS_PORT (`off` disables the server), DIM_OPS_TOKEN, DIM_OPS_URL,
+ * DIM_DRAIN_WINDOW_MS, DIM_DRAIN_TIMEOUT_MS; file keys under `ops` ({host, port, token, publicUrl,
+ * drainWindowMs, drainTimeoutMs}).
+ */
+function loadOpsConfig(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+): OpsConfig {
+  const pick = (variable: string, key: string): unknown => fromEnv(variable) ?? file[key];
+  const portValue = pick('DIM_OPS_PORT', 'port');
+  const opsPort =
+    portValue === undefined
+      ? DEFAULT_OPS.port
+      : portValue === 'off' || portValue === false
+        ? undefined
+        : port('DIM_OPS_PORT', portValue, true);
+  const token = pick('DIM_OPS_TOKEN', 'token');
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
+    throw new ConfigError('DIM_OPS_TOKEN must be a string of at least 16 characters');
+  }
+  const publicUrl = pick('DIM_OPS_URL', 'publicUrl');
+  if (publicUrl !== undefined && (typeof publicUrl !== 'string' || !/^https?:\/\//.test(publicUrl))) {
+    throw new ConfigError('DIM_OPS_URL must be an http:// or https:// URL');
+  }
+  const windowValue = pick('DIM_DRAIN_WINDOW_MS', 'drainWindowMs');
+  const drainWindowMs =
+    windowValue === undefined || windowValue === '0' || windowValue === 0
+      ? windowValue === undefined
+        ? DEFAULT_OPS.drainWindowMs
+        : 0
+      : positiveInt('DIM_DRAIN_WINDOW_MS', windowValue);
+  const timeoutValue = pick('DIM_DRAIN_TIMEOUT_MS', 'drainTimeoutMs');
+  const drainTimeoutMs =
+    timeoutValue === undefined
+      ? Math.max(DEFAULT_OPS.drainTimeoutMs, drainWindowMs + 15_000)
+      : positiveInt('DIM_DRAIN_TIMEOUT_MS', timeoutValue);
+  if (drainTimeoutMs <= drainWindowMs) {
+    throw new ConfigError(
+      `DIM_DRAIN_TIMEOUT_MS (${drainTimeoutMs}) must exceed DIM_DRAIN_WINDOW_MS (${drainWindowMs})`,
+    );
+  }
+  return {
+    host: String(pick('DIM_OPS_HOST', 'host') ?? DEFAULT_OPS.host),
+    port: opsPort,
+    token: token as string | undefined,
+    publicUrl: publicUrl as string | undefined,
+    drainWindowMs,
+    drainTimeoutMs,
+  };
 }
 
 // ---- push notifications ------------------------------------------------------------------------------
@@ -406,4 +478,28 @@ function isAddressOrCidr(entry: string): boolean {
   if (bits === undefined) return true;
   if (!/^\d{1,3}$/.test(bits)) return false;
   return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Neighbours: config file `neighbors`, then `DIM_STATIONS_FILE` (`stationsFile`), then `DIM_NEIGHBORS`. */
+function loadNeighbours(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+  cwd: string,
+): NeighbourSpec[] {
+  try {
+    const lists: NeighbourSpec[][] = [];
+    if (file['neighbors'] !== undefined) lists.push(parseNeighbourObjects(file['neighbors'], 'neighbors'));
+    const fromFile = file['stationsFile']; // read even when the variable wins: it records the key as known
+    const stationsFile = fromEnv('DIM_STATIONS_FILE') ?? fromFile;
+    if (stationsFile !== undefined) {
+      const path = resolve(cwd, String(stationsFile));
+      lists.push(parseStationsFile(readConfigFile(path), `DIM_STATIONS_FILE ${path}`));
+    }
+    const env = fromEnv('DIM_NEIGHBORS');
+    if (env !== undefined) lists.push(parseNeighbourString(env));
+    return mergeNeighbours(lists);
+  } catch (err) {
+    if (err instanceof NeighbourListError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
 /** The station's configuration: one typed object, built by load-config.ts, passed down explicitly. */
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
 
 export type ProxyProtocolMode = 'off' | 'optional' | 'required';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -83,9 +84,42 @@ export interface StationConfig {
   /** PEM certificate chain and private key: TLS (MTP over TLS, WSS) is then accepted on the same port. */
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
+  /** Operations: the ops HTTP server (metrics, health, admin API, dashboard) and the lame-duck drain. */
+  readonly ops: OpsConfig;
   /** Push notifications (APNs, FCM, webhook); see PushConfig. */
   readonly push: PushConfig;
+  // ---- federation (src/federation) ----
+  /** Neighbour stations this station links to (config file, DIM_NEIGHBORS, DIM_STATIONS_FILE merged). */
+  readonly neighbors: readonly NeighbourSpec[];
+  /** Messages queued per neighbour before new ones stay stored here instead (default 10,000). */
+  readonly federationQueueLimit: number;
+  /** Longest pause between reconnect attempts to a neighbour (ms, default 30 s). */
+  readonly federationMaxBackoffMs: number;
 }
+
+export interface OpsConfig {
+  /** Listen address of the ops HTTP server (loopback unless configured). */
+  readonly host: string;
+  /** Its port; 0 picks a free one; undefined turns the server off. */
+  readonly port: number | undefined;
+  /** Bearer token of the admin API (kick, drain, dead-letter retry…); undefined disables the admin API. */
+  readonly token: string | undefined;
+  /** The ops URL other processes and dimctl use to reach this one (default http://host:port). */
+  readonly publicUrl: string | undefined;
+  /** SIGTERM drain: clients are closed gradually over this window (ms). */
+  readonly drainWindowMs: number;
+  /** The drain is forced to end (exit) after this long (ms). */
+  readonly drainTimeoutMs: number;
+}
+
+export const DEFAULT_OPS: OpsConfig = {
+  host: '127.0.0.1',
+  port: 9395,
+  token: undefined,
+  publicUrl: undefined,
+  drainWindowMs: 30_000,
+  drainTimeoutMs: 60_000,
+};
 
 // ---- push notifications (src/push/) ------------------------------------------------------------------
 

@@ -233,7 +233,13 @@ export class ClientSession implements ChannelHandler {
     const now = this.#deps.now();
     const limits = this.#deps.limits;
     this.#bucket ??= new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now);
-    if (!this.#bucket.take(now)) {
+    // A neighbour station's link carries the traffic of many users: a trusted one is not rate-limited, any
+    // other station is slowed down without losing anything (not acknowledged: it resends later).
+    const station = this.#state === 'bound' && this.#user?.isStation === true ? this.#user : undefined;
+    const exempt = station !== undefined && this.#deps.trustedStations.has(station.naked().string);
+    if (!exempt && !this.#bucket.take(now)) {
+      if (station !== undefined)
+        return settlement(Promise.reject(new Rejection('RATE_LIMITED', 'station link over its rate', false)));
       this.#rateViolations += 1;
       if (this.#rateViolations > limits.maxRateViolations) {
         // Persistent excess: the rest of the frame is refused without a receipt each; the connection is
@@ -289,14 +295,18 @@ export class ClientSession implements ChannelHandler {
       );
     }
     const fromBoundUser = bound !== undefined && message.sender.isSameAs(bound);
-    if (bound !== undefined && !fromBoundUser && !deps.trustedStations.has(bound.naked().string)) {
+    // A station session may relay other senders' messages (federation): trusted stations unverified,
+    // any other station verified against the original sender's keys (a station-type ID proves nothing).
+    const relay = bound !== undefined && !fromBoundUser;
+    const trusted = relay && deps.trustedStations.has(bound.naked().string);
+    if (relay && !trusted && !bound.isStation) {
       throw new Rejection(
         'SENDER_MISMATCH',
         'Message rejected: sender does not match the logged-in user.',
         true,
       );
     }
-    const needsVerify = !fromBoundUser || deps.verifyAllMessages;
+    const needsVerify = (!fromBoundUser && !trusted) || deps.verifyAllMessages;
     if (needsVerify) {
       const keys = await deps.directory.verifyKeys(message.sender);
       if (keys.length === 0) {
@@ -304,8 +314,10 @@ export class ClientSession implements ChannelHandler {
         if (bound === undefined) return this.#hold(message);
         throw new Rejection('VERIFY_KEY_NOT_FOUND', 'Message rejected: sender keys not found.', true);
       }
-      if (!verifyMessage(message, keys))
+      if (!verifyMessage(message, keys)) {
+        if (relay) throw new Rejection('FORGED_RELAY', 'Relayed message refused: forged signature.', true);
         throw new ProtocolError('SIGNATURE_INVALID', 'signature does not verify');
+      }
     }
     const forStation = deps.messenger.isForStation(message.receiver);
     const toEveryone = message.receiver.equals(EVERYONE) || message.receiver.equals(EVERY_STATION);
@@ -317,7 +329,8 @@ export class ClientSession implements ChannelHandler {
     }
     if (this.#state !== 'bound') return this.#hold(message);
     // login / report change the session here; the dispatcher still records logins (with `content`)
-    if (content !== undefined) handleSessionCommand(this.#commandHost, message, content);
+    // (not those a station relays for other users)
+    if (content !== undefined && !relay) handleSessionCommand(this.#commandHost, message, content);
     const settled = this.#publish(message, this.#origin(), content);
     if (!replay) this.#openBacklog('first-message');
     return settled;

@@ -17,6 +17,7 @@ export type RejectCode =
   | 'HELD_QUEUE_FULL'
   | 'IDENTITY_CONFLICT'
   | 'WRONG_STATION'
+  | 'FORGED_RELAY'
   | ProtocolErrorCode;
 
 export class Rejection extends Error {

@@ -67,6 +67,12 @@ export const SCRIPTS = {
     writes: false,
   },
 
+  // Federation (src/federation/redis-federation-store.ts)
+  /** Reserve a place in a neighbour's queue (stale cleanup, dedup, bound, insert). */
+  fedReserve: { file: 'fed-reserve.lua', numberOfKeys: 1, command: 'dimFedReserve', writes: false },
+  /** Take or renew a neighbour link's ownership if free or ours. */
+  fedOwnLink: { file: 'fed-own-link.lua', numberOfKeys: 1, command: 'dimFedOwnLink', writes: false },
+
   // Session registry (src/registry/redis-session-registry.ts)
   /** Point a gateway's connection at its user in the gateway's index; returns the previous entry. */
   sessionIndexSet: {

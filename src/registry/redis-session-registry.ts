@@ -139,7 +139,7 @@ export class RedisSessionRegistry implements SessionRegistry {
     const all = await this.#r.command((redis) => redis.hgetall(this.#keys.userSessions(user)));
     const out: SessionRecord[] = [];
     for (const [field, value] of Object.entries(all)) {
-      const record = this.#parse(user, field, value);
+      const record = parseSessionField(user, field, value);
       if (record && (terminal === undefined || record.terminal === terminal)) out.push(record);
     }
     return out;
@@ -260,22 +260,23 @@ export class RedisSessionRegistry implements SessionRegistry {
     if (this.#alive.size >= ALIVE_CACHE_LIMIT) this.#alive.clear();
     this.#alive.set(gatewayId, { alive, until: this.#now() + this.#aliveCacheMs });
   }
+}
 
-  #parse(user: string, field: string, value: string): SessionRecord | undefined {
-    const slash = field.indexOf('/');
-    if (slash <= 0 || value.length < 1 + TOKEN_LENGTH) return undefined;
-    try {
-      const data = JSON.parse(value.slice(1 + TOKEN_LENGTH)) as { since?: unknown; terminal?: unknown };
-      return {
-        gatewayId: field.slice(0, slash),
-        connId: field.slice(slash + 1),
-        user,
-        terminal: typeof data.terminal === 'string' ? data.terminal : undefined,
-        active: value[0] === '1',
-        since: Number(data.since ?? 0),
-      };
-    } catch {
-      return undefined;
-    }
+/** One field of a user's sessions hash (`userSessions(user)`) as a record; undefined if it does not parse. */
+export function parseSessionField(user: string, field: string, value: string): SessionRecord | undefined {
+  const slash = field.indexOf('/');
+  if (slash <= 0 || value.length < 1 + TOKEN_LENGTH) return undefined;
+  try {
+    const data = JSON.parse(value.slice(1 + TOKEN_LENGTH)) as { since?: unknown; terminal?: unknown };
+    return {
+      gatewayId: field.slice(0, slash),
+      connId: field.slice(slash + 1),
+      user,
+      terminal: typeof data.terminal === 'string' ? data.terminal : undefined,
+      active: value[0] === '1',
+      since: Number(data.since ?? 0),
+    };
+  } catch {
+    return undefined;
   }
 }

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/redis-connection.ts';
 import { ConfigError, loadConfig } from '../src/config/load-config.ts';
 import type { Backend } from '../src/engine/backend.ts';
 import { createMemoryBackend } from '../src/engine/memory-backend.ts';
@@ -84,7 +84,7 @@ async function main(args: readonly string[]): Promise<void> {
   }
   let backend: Backend;
   /** The Redis engine's shared connection (inspection, readiness, announcements). */
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   if (config.redisUrl === undefined) {
     if (roles.length !== ALL_ROLES.length) {
       throw new ConfigError(
@@ -101,6 +101,7 @@ async function main(args: readonly string[]): Promise<void> {
     const redisBackend = await createRedisBackend({
       url: config.redisUrl,
       prefix: config.redisPrefix,
+      durability: { mode: config.redisDurability, replicaTimeoutMs: config.redisReplicaTimeoutMs },
       logger,
       // Dispatchers remove the sessions of gateways whose heartbeat expired (their messages stay stored).
       cleanupIntervalMs: roles.includes('dispatcher') ? 10_000 : undefined,

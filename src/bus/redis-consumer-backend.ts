@@ -1,12 +1,16 @@
 /**
  * ConsumerBackend over Redis Streams for one (stream, group, consumer). Blocking reads (XREADGROUP … BLOCK)
- * run on a connection dedicated to this consumer, so that they never delay publishers; every other command
- * (XGROUP, history reads, XAUTOCLAIM, XACK, the Lua scripts) runs on the bus's shared connection. Closing
- * unblocks a pending read with CLIENT UNBLOCK (no entry is lost: an unblocked read delivers nothing).
+ * run on a client dedicated to this consumer (for a cluster, a cluster client of its own: it connects only
+ * to the master of the stream's slot, and follows a failover), so that they never delay publishers; every
+ * other command (XGROUP, history reads, XAUTOCLAIM, XACK, the Lua scripts) runs on the bus's shared client.
+ * Closing unblocks a pending read: on a standalone Redis with CLIENT UNBLOCK (an unblocked read delivers
+ * nothing), on a cluster by closing the dedicated client (entries a lost reply had handed to this consumer
+ * stay pending under its name: read again from its history on restart, or claimed by another consumer).
  */
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
-import type { RedisScripts } from '../redis/load-scripts.ts';
+import { duplicateClient, isCluster, quitClient } from '../redis/redis-connection.ts';
+import type { RedisClient } from '../redis/redis-connection.ts';
+import { runScript } from '../redis/redis-scripts.ts';
 import type { ClaimResult, ConsumerBackend, ConsumerRecord, DeadLetter } from './consumer-backend.ts';
 import { BusError } from './bus-error.ts';
 import { flattenFields } from './bus-fields.ts';
@@ -14,8 +18,8 @@ import type { StreamFields } from './message-bus.ts';
 import { redisCommand, toBusError } from './redis-command.ts';
 
 export interface RedisConsumerBackendOptions {
-  readonly main: Redis;
-  readonly scripts: RedisScripts;
+  /** The bus's shared client, with the scripts defined (defineScripts). */
+  readonly main: RedisClient;
   readonly stream: string;
   readonly group: string;
   readonly consumer: string;
@@ -68,8 +72,8 @@ function parseRead(value: unknown): RawEntry[] {
 
 export class RedisConsumerBackend implements ConsumerBackend {
   readonly #o: RedisConsumerBackendOptions;
-  readonly #main: Redis;
-  readonly #reader: Redis;
+  readonly #main: RedisClient;
+  readonly #reader: RedisClient;
   readonly #abort = new AbortController();
   #readerId: string | undefined;
   #blocking = false;
@@ -78,7 +82,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
   constructor(options: RedisConsumerBackendOptions) {
     this.#o = options;
     this.#main = options.main;
-    this.#reader = options.main.duplicate({
+    this.#reader = duplicateClient(options.main, {
       commandTimeout: options.blockMs + options.commandTimeoutMs,
       connectionName: `bus:${options.consumer}`.replace(/[^\x21-\x7e]/g, '_'),
       // one blocking read at a time: nothing to batch, and nothing may queue behind a BLOCK
@@ -87,16 +91,19 @@ export class RedisConsumerBackend implements ConsumerBackend {
     this.#reader.on('error', (err: Error) => {
       options.logger.debug({ code: 'BUS_UNAVAILABLE', err: err.message }, 'consumer connection error');
     });
-    this.#reader.on('ready', () => {
-      this.#readerId = undefined;
-      this.#reader.call('CLIENT', ['ID']).then(
-        (id) => (this.#readerId = String(id)),
-        () => {},
-      );
-    });
+    const reader = this.#reader;
+    if (!isCluster(reader)) {
+      reader.on('ready', () => {
+        this.#readerId = undefined;
+        reader.call('CLIENT', ['ID']).then(
+          (id) => (this.#readerId = String(id)),
+          () => {},
+        );
+      });
+    }
   }
 
-  #cmd<T>(redis: Redis, command: () => Promise<T>): Promise<T> {
+  #cmd<T>(redis: RedisClient, command: () => Promise<T>): Promise<T> {
     return redisCommand(redis, this.#o.connectWaitMs, command, this.#abort.signal);
   }
 
@@ -104,7 +111,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
     const { stream, group } = this.#o;
     try {
       await this.#cmd(this.#main, () =>
-        this.#main.call('XGROUP', ['CREATE', stream, group, '0', 'MKSTREAM']),
+        this.#main.call('xgroup', ['CREATE', stream, group, '0', 'MKSTREAM']),
       );
       this.#o.logger.info({ code: 'BUS_GROUP_CREATED' }, 'consumer group created');
     } catch (err) {
@@ -116,7 +123,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
   async readHistory(after: string, count: number): Promise<ConsumerRecord[]> {
     const { stream, group, consumer } = this.#o;
     const reply = await this.#cmd(this.#main, () =>
-      this.#main.call('XREADGROUP', ['GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, after]),
+      this.#main.call('xreadgroup', ['GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, after]),
     );
     return this.#withDeliveries(parseRead(reply));
   }
@@ -126,7 +133,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
     const reply = await this.#cmd(this.#reader, async () => {
       this.#blocking = true;
       try {
-        return await this.#reader.call('XREADGROUP', [
+        return await this.#reader.call('xreadgroup', [
           'GROUP',
           group,
           consumer,
@@ -154,7 +161,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
     const { stream, group, consumer } = this.#o;
     const reply = asArray(
       await this.#cmd(this.#main, () =>
-        this.#main.call('XAUTOCLAIM', [
+        this.#main.call('xautoclaim', [
           stream,
           group,
           consumer,
@@ -176,7 +183,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
     if (ids.length === 0) return [];
     const { stream, group, consumer } = this.#o;
     const lost = await this.#cmd(this.#main, () =>
-      this.#o.scripts.run('touchPending', [stream], [group, consumer, ...ids]),
+      runScript(this.#main, 'touchPending', [stream], [group, consumer, ...ids]),
     );
     return Array.isArray(lost) ? lost.map(String) : [];
   }
@@ -184,19 +191,22 @@ export class RedisConsumerBackend implements ConsumerBackend {
   async ack(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const { stream, group } = this.#o;
-    await this.#cmd(this.#main, () => this.#main.call('XACK', [stream, group, ...ids]));
+    await this.#cmd(this.#main, () => this.#main.call('xack', [stream, group, ...ids]));
   }
 
   async trimAcknowledged(): Promise<number> {
     const { stream } = this.#o;
-    const removed = await this.#cmd(this.#main, () => this.#o.scripts.run('trimAcknowledged', [stream], []));
+    const removed = await this.#cmd(this.#main, () =>
+      runScript(this.#main, 'trimAcknowledged', [stream], []),
+    );
     return Number(removed) || 0;
   }
 
   async deadLetter(entry: DeadLetter): Promise<void> {
     const o = this.#o;
     await this.#cmd(this.#main, () =>
-      o.scripts.run(
+      runScript(
+        this.#main,
         'deadLetter',
         [o.stream, o.deadLetterStream],
         [
@@ -214,8 +224,14 @@ export class RedisConsumerBackend implements ConsumerBackend {
 
   interrupt(): void {
     this.#abort.abort();
+    if (!this.#blocking) return;
+    if (isCluster(this.#reader)) {
+      // no CLIENT UNBLOCK across a cluster client (its ID lives on one node): close the reader instead
+      this.#reader.disconnect();
+      return;
+    }
     const id = this.#readerId;
-    if (this.#blocking && id !== undefined && this.#main.status === 'ready') {
+    if (id !== undefined && this.#main.status === 'ready') {
       this.#main.call('CLIENT', ['UNBLOCK', id]).catch(() => {});
     }
   }
@@ -223,15 +239,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.interrupt();
-      if (this.#reader.status === 'ready') {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          this.#reader.quit().catch(() => {}),
-          new Promise((resolve) => (timer = setTimeout(resolve, this.#o.commandTimeoutMs))),
-        ]);
-        clearTimeout(timer);
-      }
-      this.#reader.disconnect();
+      await quitClient(this.#reader, this.#o.commandTimeoutMs);
     })();
     return this.#closing;
   }
@@ -248,7 +256,7 @@ export class RedisConsumerBackend implements ConsumerBackend {
     const { stream, group } = this.#o;
     const results = await this.#cmd(this.#main, () => {
       const pipeline = this.#main.pipeline();
-      for (const e of entries) pipeline.call('XPENDING', stream, group, e.id, e.id, '1');
+      for (const e of entries) pipeline.call('xpending', stream, group, e.id, e.id, '1');
       return pipeline.exec();
     });
     const records: ConsumerRecord[] = [];

@@ -7,18 +7,23 @@
  * - dead letters: `<stream>:dead` (RedisKeys.deadLetterStream), the entry's fields, k, reason, from, id, group,
  *   consumer, deliveries; moved atomically by src/redis/lua/dead-letter.lua.
  *
+ * Runs on a standalone Redis or a Redis Cluster (`target`, see src/redis/redis-connection.ts): a stream and
+ * its dead-letter stream share a slot. With the `replica` durability mode a publish resolves once a replica
+ * has the entry (`XADD` and `WAIT` in one pipeline, on the connection of the stream's master).
+ *
  * Outages: connections run with the offline queue disabled, no per-request retries and a command timeout,
  * and reconnect forever with backoff. A publish waits at most `connectWaitMs` for a connection and
  * `commandTimeoutMs` for the reply, then rejects with BusError `BUS_UNAVAILABLE`; consumers keep
  * retrying and resume by themselves (recreating their group if Redis lost it).
  */
-import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { loadScripts } from '../redis/load-scripts.ts';
-import type { RedisScripts } from '../redis/load-scripts.ts';
+import { Durability } from '../redis/durability.ts';
+import { createRedisClient, isCluster, parseRedisTarget, quitClient } from '../redis/redis-connection.ts';
+import type { RedisClient, RedisTarget } from '../redis/redis-connection.ts';
 import { createRedisKeys } from '../redis/redis-keys.ts';
+import { defineScripts } from '../redis/redis-scripts.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { BUS_DEFAULTS } from './bus-defaults.ts';
 import { BusError } from './bus-error.ts';
@@ -26,14 +31,16 @@ import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus
 import { checkFields, flattenFields } from './bus-fields.ts';
 import type { BusConsumer, ConsumerOptions, StreamFields } from './message-bus.ts';
 import { RedisConsumerBackend } from './redis-consumer-backend.ts';
-import { redisCommand } from './redis-command.ts';
+import { isRedirection, redisCommand } from './redis-command.ts';
 import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
 
 export interface RedisMessageBusOptions {
-  /** `redis://[:password@]host:port[/db]` (default: ioredis's, 127.0.0.1:6379). */
-  readonly url?: string;
-  /** ioredis options, applied over the bus's defaults (and over what `url` says). */
+  /** `DIM_REDIS_URL` syntax (src/redis/redis-connection.ts) or a parsed target (default 127.0.0.1:6379). */
+  readonly url?: string | RedisTarget;
+  /** ioredis options (per node for a cluster), applied over the bus's defaults. */
   readonly redis?: RedisOptions;
+  /** When a publish counts as done (default: once applied). */
+  readonly durability?: Durability;
   /** Entries kept per stream, approximately (`MAXLEN ~`; default 1,000,000), or a function of the stream. */
   readonly maxLen?: number | ((stream: string) => number);
   /** Names the dead-letter streams (default `createRedisKeys()`: `<stream>:dead`). */
@@ -60,22 +67,10 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-async function quit(redis: Redis, timeoutMs: number): Promise<void> {
-  if (redis.status === 'ready') {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      redis.quit().catch(() => {}),
-      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
-    clearTimeout(timer);
-  }
-  redis.disconnect();
-}
-
 export class RedisMessageBus implements InspectableMessageBus {
   /** The shared connection (publishes and non-blocking consumer commands). */
-  readonly redis: Redis;
-  readonly #scripts: RedisScripts;
+  readonly redis: RedisClient;
+  readonly durability: Durability;
   readonly #maxLen: (stream: string) => number;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
@@ -108,21 +103,18 @@ export class RedisMessageBus implements InspectableMessageBus {
     this.#keys = options.keys ?? createRedisKeys();
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ module: 'redis-message-bus' });
 
-    const redisOptions: RedisOptions = {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      // CLIENT SETINFO needs Redis 7.2; on older servers its error would leave a command timer running.
-      disableClientInfo: true,
-      commandTimeout: this.#commandTimeoutMs,
-      connectTimeout: Math.max(1000, this.#commandTimeoutMs),
-      // Commands issued in the same tick (the publishes, acks and trims of concurrent handlers) go out as
-      // one pipeline: one write and one read per batch instead of per command.
-      enableAutoPipelining: true,
-      retryStrategy: (times: number) => Math.min(maxDelay, 50 * 2 ** Math.min(times, 10)),
-      ...options.redis,
-    };
-    this.redis = options.url === undefined ? new Redis(redisOptions) : new Redis(options.url, redisOptions);
+    const target =
+      typeof options.url === 'object'
+        ? options.url
+        : parseRedisTarget(options.url ?? 'redis://127.0.0.1:6379');
+    this.durability = options.durability ?? new Durability();
+    // Commands issued in the same tick (the publishes, acks and trims of concurrent handlers) go out as one
+    // pipeline per node: one write and one read per batch instead of per command.
+    this.redis = createRedisClient(target, {
+      commandTimeoutMs: this.#commandTimeoutMs,
+      maxReconnectDelayMs: maxDelay,
+      ...(options.redis ? { redis: options.redis } : {}),
+    });
     const lost = (err?: Error): void => {
       if (this.#down || this.#closed) return;
       this.#down = true;
@@ -135,7 +127,7 @@ export class RedisMessageBus implements InspectableMessageBus {
       this.#down = false;
       this.#log.info({ code: 'BUS_RECOVERED' }, 'redis connection back');
     });
-    this.#scripts = loadScripts(this.redis);
+    defineScripts(this.redis);
   }
 
   async publish(stream: string, fields: StreamFields, orderKey?: string): Promise<string> {
@@ -149,7 +141,24 @@ export class RedisMessageBus implements InspectableMessageBus {
       '*',
       ...flattenFields(fields, orderKey),
     ];
-    const id = await redisCommand(this.redis, this.#connectWaitMs, () => this.redis.call('XADD', args));
+    const id = await redisCommand(this.redis, this.#connectWaitMs, async () => {
+      if (!this.durability.waits) return this.redis.call('xadd', args);
+      // one round trip: the entry, then WAIT on the same connection (the stream's master)
+      const replies = await this.durability.appendWait(this.redis.pipeline().call('xadd', args)).exec();
+      const [added, waited] = replies ?? [];
+      if (!added || !waited) throw new BusError('BUS_UNAVAILABLE', `no reply to XADD ${stream}`);
+      if (added[0] && isRedirection(added[0]) && isCluster(this.redis)) {
+        // the slot moved (a failover): the entry was not added; add it as a single command, which the
+        // cluster client redirects, then WAIT on the new master
+        const id = await this.redis.call('xadd', args);
+        await this.durability.afterWrite(this.redis, stream);
+        return id;
+      }
+      if (added[0]) throw added[0];
+      if (waited[0]) throw waited[0];
+      this.durability.checkWaitReply(waited[1]);
+      return added[1];
+    });
     if (typeof id !== 'string') throw new BusError('BUS_REJECTED', `XADD to ${stream} returned no ID`);
     return id;
   }
@@ -161,7 +170,6 @@ export class RedisMessageBus implements InspectableMessageBus {
     const log = this.#log.child({ stream: o.stream, group: o.group, consumer: o.consumer });
     const backend = new RedisConsumerBackend({
       main: this.redis,
-      scripts: this.#scripts,
       stream: o.stream,
       group: o.group,
       consumer: o.consumer,
@@ -181,11 +189,11 @@ export class RedisMessageBus implements InspectableMessageBus {
   }
 
   async length(stream: string): Promise<number> {
-    return Number(await this.#command(() => this.redis.call('XLEN', [stream])));
+    return Number(await this.#command(() => this.redis.call('xlen', [stream])));
   }
 
   async range(stream: string, count = 100): Promise<BusRecord[]> {
-    const reply = await this.#command(() => this.redis.call('XRANGE', [stream, '-', '+', 'COUNT', count]));
+    const reply = await this.#command(() => this.redis.call('xrange', [stream, '-', '+', 'COUNT', count]));
     if (!Array.isArray(reply)) return [];
     return reply.map((item: unknown) => {
       const [id, flat] = item as [string, string[] | null];
@@ -197,7 +205,7 @@ export class RedisMessageBus implements InspectableMessageBus {
 
   async pendingCount(stream: string, group: string): Promise<number> {
     try {
-      const reply = await this.#command(() => this.redis.call('XPENDING', [stream, group]));
+      const reply = await this.#command(() => this.redis.call('xpending', [stream, group]));
       return Array.isArray(reply) ? Number(reply[0]) : 0;
     } catch (err) {
       if (err instanceof BusError && err.code === 'BUS_NO_GROUP') return 0;
@@ -212,7 +220,7 @@ export class RedisMessageBus implements InspectableMessageBus {
       // Handlers finishing during close may still publish: publishes stay open until consumers are done.
       await Promise.all([...this.#consumers].map((c) => c.close()));
       this.#closed = true;
-      await quit(this.redis, this.#commandTimeoutMs);
+      await quitClient(this.redis, this.#commandTimeoutMs);
     })();
     return this.#closed$;
   }

@@ -326,9 +326,14 @@ export class StreamConsumer implements BusConsumer {
       deliveries: record.deliveries,
     };
     try {
-      await o.handler(entry);
+      await this.#runHandler(entry);
     } catch (err) {
       if (this.#destroyed) return;
+      if (isBusError(err, 'BUS_UNAVAILABLE')) {
+        // closing during a store outage: the entry stays pending (resumed on restart or reclaimed)
+        this.#release(record.id);
+        return;
+      }
       const last = record.deliveries >= o.maxDeliveries;
       this.#log.warn(
         { code: 'BUS_HANDLER_FAILED', id: record.id, deliveries: record.deliveries, err: errorText(err) },
@@ -346,6 +351,38 @@ export class StreamConsumer implements BusConsumer {
     }
     if (this.#destroyed) return;
     this.#ack(record.id);
+  }
+
+  /**
+   * Run the handler; while it fails because the store is unavailable or did not confirm a write
+   * (BUS_UNAVAILABLE: an outage, a Redis Cluster failover, no replica for the `replica` durability mode),
+   * retry it here with backoff instead of counting a delivery: an outage never sends an entry to the
+   * dead-letter stream, and the entry keeps its place before later entries of its order key. Rethrows
+   * other errors, and BUS_UNAVAILABLE once the consumer is closing.
+   */
+  async #runHandler(entry: BusEntry): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#o.handler(entry);
+        if (attempt > 1) {
+          this.#log.info(
+            { code: 'BUS_HANDLER_RECOVERED', id: entry.id, attempts: attempt },
+            'handler succeeded',
+          );
+        }
+        return;
+      } catch (err) {
+        if (!isBusError(err, 'BUS_UNAVAILABLE') || this.#closing || this.#destroyed) throw err;
+        if (attempt === 1) {
+          this.#log.warn(
+            { code: 'BUS_HANDLER_RETRYING', id: entry.id, err: errorText(err) },
+            'handler met a store outage; retrying it until the store is back',
+          );
+        }
+        const ms = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(10, attempt - 1));
+        await new Promise<void>((resolve) => setTimeout(resolve, ms));
+      }
+    }
   }
 
   async #deadLetter(task: Task, reason: string): Promise<void> {

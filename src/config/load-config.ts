@@ -8,6 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { DURABILITY_DEFAULTS, DURABILITY_MODES } from '../redis/durability.ts';
+import { parseRedisTarget, RedisTargetError } from '../redis/redis-connection.ts';
 import {
   NeighbourListError,
   mergeNeighbours,
@@ -196,8 +198,16 @@ function buildConfig(env: Env, cwd: string): StationConfig {
   const keyFile = pick('DIM_KEY_FILE', 'keyFile');
   const publicPort = pick('DIM_PUBLIC_PORT', 'publicPort');
   const redisUrl = pick('DIM_REDIS_URL', 'redisUrl');
-  if (redisUrl !== undefined && (typeof redisUrl !== 'string' || !/^rediss?:\/\//.test(redisUrl))) {
-    throw new ConfigError(`DIM_REDIS_URL must be a redis:// or rediss:// URL`);
+  if (redisUrl !== undefined) {
+    if (typeof redisUrl !== 'string') throw new ConfigError('DIM_REDIS_URL must be a string');
+    try {
+      parseRedisTarget(redisUrl);
+    } catch (err) {
+      if (!(err instanceof RedisTargetError)) throw err;
+      throw new ConfigError(
+        `DIM_REDIS_URL must be a redis:// or rediss:// URL, or several separated by commas (Redis Cluster seed nodes): ${err.message}`,
+      );
+    }
   }
   const trusted = pick('DIM_TRUSTED_STATIONS', 'trustedStations');
   const trustedStations = listOf(trusted);
@@ -258,6 +268,16 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     busClaimIdleMs:
       busClaimIdleMs === undefined ? undefined : positiveInt('DIM_BUS_CLAIM_IDLE_MS', busClaimIdleMs),
     limits: limits as unknown as LimitsConfig,
+    // Redis Cluster and durability (issue 9)
+    redisDurability: oneOf(
+      'DIM_REDIS_DURABILITY',
+      pick('DIM_REDIS_DURABILITY', 'redisDurability') ?? 'write',
+      DURABILITY_MODES,
+    ),
+    redisReplicaTimeoutMs: positiveInt(
+      'DIM_REDIS_REPLICA_TIMEOUT_MS',
+      pick('DIM_REDIS_REPLICA_TIMEOUT_MS', 'redisReplicaTimeoutMs') ?? DURABILITY_DEFAULTS.replicaTimeoutMs,
+    ),
     trustedProxies,
     tlsCertFile: tlsCert === undefined ? undefined : resolve(cwd, String(tlsCert)),
     tlsKeyFile: tlsKey === undefined ? undefined : resolve(cwd, String(tlsKey)),

@@ -65,6 +65,16 @@ export interface StationConfig {
    */
   readonly busClaimIdleMs: number | undefined;
   readonly limits: LimitsConfig;
+
+  // Redis Cluster and durability (issue 9)
+  /**
+   * When an acknowledged write (a published or stored message) counts as done, and so when the client's OK
+   * is sent: `write` (applied by the master), `fsync` (in the master's append-only file; needs
+   * `appendfsync always`), `replica` (a replica has it: `WAIT`). See src/redis/durability.ts.
+   */
+  readonly redisDurability: 'write' | 'fsync' | 'replica';
+  /** `replica` durability: how long a write waits for a replica before failing (ms). */
+  readonly redisReplicaTimeoutMs: number;
   // ---- hardening (issue 13) ----
   /**
    * Addresses (IPv4/IPv6 literals or CIDR blocks) of the proxies allowed to connect when the PROXY

@@ -1,6 +1,8 @@
 /**
  * The Redis engine's backend: the bus on Redis Streams (RedisMessageBus, its own connections) and the
- * session registry and stores on one shared ioredis connection. Several station processes share it.
+ * session registry and stores on one shared ioredis client. Several station processes share it. The target
+ * is a standalone Redis or a Redis Cluster (`url`, src/redis/redis-connection.ts); the durability mode
+ * (src/redis/durability.ts) applies to publishes and to stored messages, metas, documents, logins and lists.
  *
  * The shared connection runs like the bus's: offline queue disabled (a command issued while disconnected
  * waits, bounded, for the reconnection, then fails with BusError `BUS_UNAVAILABLE`), reconnecting forever.
@@ -8,12 +10,15 @@
  * sessions of gateways whose heartbeat expired — dispatchers call it periodically, or set
  * `cleanupIntervalMs` to run it here.
  */
-import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { RedisMessageBus } from '../bus/redis-message-bus.ts';
 import type { RedisMessageBusOptions } from '../bus/redis-message-bus.ts';
 import { silentLogger } from '../ops/logger.ts';
+import { Durability } from '../redis/durability.ts';
+import type { DurabilityOptions } from '../redis/durability.ts';
+import { createRedisClient, parseRedisTarget, quitClient } from '../redis/redis-connection.ts';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import { createRedisKeys } from '../redis/redis-keys.ts';
 import { whenReady } from '../redis/when-ready.ts';
 import { RedisSessionRegistry } from '../registry/redis-session-registry.ts';
@@ -23,8 +28,10 @@ import { RedisInboxStore } from '../storage/redis-inbox-store.ts';
 import type { Backend } from './backend.ts';
 
 export interface RedisBackendOptions {
-  /** `redis://[:password@]host:port[/db]`. */
+  /** `DIM_REDIS_URL` syntax: one `redis://` URL (standalone) or several (cluster seed nodes). */
   readonly url: string;
+  /** When an acknowledged write counts as done (default `write`). */
+  readonly durability?: DurabilityOptions;
   /** Key prefix (default `dim:`). */
   readonly prefix?: string;
   readonly logger?: Logger;
@@ -50,8 +57,9 @@ export interface RedisBackend extends Backend {
   readonly kind: 'redis';
   readonly bus: RedisMessageBus;
   readonly registry: RedisSessionRegistry;
-  /** The shared store / registry connection. */
-  readonly redis: Redis;
+  /** The shared store / registry client. */
+  readonly redis: RedisClient;
+  readonly durability: Durability;
   /** Remove the sessions of gateways without a live heartbeat; returns how many were removed. */
   cleanupDeadGateways(): Promise<number>;
 }
@@ -62,21 +70,7 @@ export const REDIS_BACKEND_DEFAULTS = {
   commandTimeoutMs: 2000,
   connectWaitMs: 1000,
   maxReconnectDelayMs: 1000,
-  /** ioredis keeps a 2 s timer after disconnecting a connection whose socket already failed. */
-  disconnectTimeoutMs: 200,
 } as const;
-
-async function quit(redis: Redis, timeoutMs: number): Promise<void> {
-  if (redis.status === 'ready') {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      redis.quit().catch(() => undefined),
-      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-    ]);
-    clearTimeout(timer);
-  }
-  redis.disconnect();
-}
 
 export async function createRedisBackend(options: RedisBackendOptions): Promise<RedisBackend> {
   const logger = options.logger ?? silentLogger;
@@ -86,20 +80,16 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   const commandTimeoutMs = options.commandTimeoutMs ?? REDIS_BACKEND_DEFAULTS.commandTimeoutMs;
   const connectWaitMs = options.connectWaitMs ?? REDIS_BACKEND_DEFAULTS.connectWaitMs;
 
+  const target = parseRedisTarget(options.url);
+  const durability = new Durability(options.durability);
+
   let down = false;
   let closed = false;
-  const redis = new Redis(options.url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: Math.max(1000, commandTimeoutMs),
-    // concurrent lookups and updates issued in the same tick share one write (see redis-message-bus.ts)
-    enableAutoPipelining: true,
-    retryStrategy: (times: number) =>
-      Math.min(REDIS_BACKEND_DEFAULTS.maxReconnectDelayMs, 50 * 2 ** Math.min(times, 10)),
-    disconnectTimeout: REDIS_BACKEND_DEFAULTS.disconnectTimeoutMs,
-    ...options.redis,
+  // concurrent lookups and updates issued in the same tick share one write per node
+  const redis = createRedisClient(target, {
+    commandTimeoutMs,
+    maxReconnectDelayMs: REDIS_BACKEND_DEFAULTS.maxReconnectDelayMs,
+    ...(options.redis ? { redis: options.redis } : {}),
   });
   redis.on('error', (err: Error) => {
     if (down || closed) return;
@@ -112,15 +102,9 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     log.info({ code: 'STORE_RECOVERED' }, 'redis connection back');
   });
 
-  const bus = new RedisMessageBus({
-    ...options.bus,
-    redis: { disconnectTimeout: REDIS_BACKEND_DEFAULTS.disconnectTimeoutMs, ...options.bus?.redis },
-    url: options.url,
-    keys,
-    logger,
-  });
-  const common = { connectWaitMs, logger };
-  const registry = new RedisSessionRegistry(redis, keys, common);
+  const bus = new RedisMessageBus({ ...options.bus, url: target, keys, logger, durability });
+  const common = { connectWaitMs, logger, durability };
+  const registry = new RedisSessionRegistry(redis, keys, { connectWaitMs, logger });
   const identities = new RedisIdentityStore(redis, keys, common);
   const accounts = new RedisAccountStore(redis, keys, common);
   const inbox = new RedisInboxStore(redis, keys, {
@@ -136,7 +120,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
       await bus.close();
       await Promise.all([registry.close(), identities.close(), accounts.close(), inbox.close()]);
       closed = true;
-      await quit(redis, commandTimeoutMs);
+      await quitClient(redis, commandTimeoutMs);
     })();
     return closing;
   };
@@ -144,13 +128,15 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   const startupWaitMs = options.startupWaitMs ?? REDIS_BACKEND_DEFAULTS.startupWaitMs;
   if (!(await whenReady(redis, startupWaitMs))) {
     await close();
-    let where = 'redis';
-    try {
-      where = `redis at ${new URL(options.url).host}`;
-    } catch {
-      // not a URL ioredis understands either: the generic message will do
+    throw new Error(`redis at ${target.display} is not reachable (waited ${startupWaitMs} ms)`);
+  }
+  try {
+    for (const problem of await durability.checkServers(redis)) {
+      log.warn({ code: 'DURABILITY_NO_REPLICA', durability: durability.mode }, problem);
     }
-    throw new Error(`${where} is not reachable (waited ${startupWaitMs} ms)`);
+  } catch (err) {
+    await close();
+    throw err;
   }
 
   const cleanupDeadGateways = (): Promise<number> => registry.cleanupDeadGateways();
@@ -179,6 +165,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     accounts,
     inbox,
     redis,
+    durability,
     isGatewayAlive: (gatewayId) => registry.isGatewayAlive(gatewayId),
     heartbeat: (gatewayId) => registry.heartbeat(gatewayId, heartbeatTtlMs),
     cleanupDeadGateways,

@@ -3,27 +3,27 @@
  * on the neighbour's queued set (fed-reserve.lua: stale cleanup, dedup, bound and insert, atomically);
  * link ownership is fed-own-link.lua (take or renew only if free or ours). Seen marks are `SET NX PX`.
  */
-import type { Redis } from 'ioredis';
-import { defineScripts } from '../redis/load-scripts.ts';
-import type { ScriptRunner } from '../redis/load-scripts.ts';
+import type { RedisClient } from '../redis/redis-connection.ts';
+import { defineScripts, runScript } from '../redis/redis-scripts.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RESERVATION_STALE_MS } from './federation-store.ts';
 import type { FederationStore, LinkStateRecord, ReserveResult } from './federation-store.ts';
 
-const FEDERATION_SCRIPTS = {
-  reserve: { file: 'fed-reserve.lua', numberOfKeys: 1, command: 'dimFedReserve' },
-  ownLink: { file: 'fed-own-link.lua', numberOfKeys: 1, command: 'dimFedOwnLink' },
-} as const;
+/** This store's scripts in the one script table (src/redis/redis-scripts.ts). */
+const FEDERATION_SCRIPTS = { reserve: 'fedReserve', ownLink: 'fedOwnLink' } as const;
 
 export class RedisFederationStore implements FederationStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: RedisKeys;
-  readonly #scripts: ScriptRunner<keyof typeof FEDERATION_SCRIPTS>;
+  readonly #scripts: {
+    run(name: keyof typeof FEDERATION_SCRIPTS, keys: string[], args: (string | number)[]): Promise<unknown>;
+  };
 
-  constructor(redis: Redis, keys: RedisKeys) {
+  constructor(redis: RedisClient, keys: RedisKeys) {
     this.#redis = redis;
     this.#keys = keys;
-    this.#scripts = defineScripts(redis, FEDERATION_SCRIPTS);
+    defineScripts(redis);
+    this.#scripts = { run: (name, k, args) => runScript(redis, FEDERATION_SCRIPTS[name], k, args) };
   }
 
   async reserve(neighbour: string, member: string, limit: number, now: number): Promise<ReserveResult> {

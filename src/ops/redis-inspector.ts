@@ -7,7 +7,8 @@
 import type { Cluster, Redis } from 'ioredis';
 import { BUS_DEFAULTS } from '../bus/bus-defaults.ts';
 import { RESERVED_FIELDS } from '../bus/message-bus.ts';
-import { readLuaScript } from '../redis/load-scripts.ts';
+import { readLuaScript } from '../redis/redis-scripts.ts';
+import { parseSessionField } from '../registry/redis-session-registry.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type {
   DeadLetterRecord,
@@ -298,22 +299,17 @@ export class RedisInspector implements StationInspector {
   }
 
   async sessions(user: string): Promise<SessionInfo[]> {
-    const members = await this.#call('SMEMBERS', this.#keys.userSessions(user));
+    const all = pairs(await this.#call('HGETALL', this.#keys.userSessions(user)));
     const out: SessionInfo[] = [];
-    for (const member of Array.isArray(members) ? members.map(String) : []) {
-      const slash = member.indexOf('/');
-      if (slash <= 0) continue;
-      const gatewayId = member.slice(0, slash);
-      const connId = member.slice(slash + 1);
-      const hash = pairs(await this.#call('HGETALL', this.#keys.session(gatewayId, connId)));
-      if (hash.get('user') !== user) continue;
-      const terminal = hash.get('terminal');
+    for (const [field, value] of all) {
+      const record = parseSessionField(user, String(field), String(value));
+      if (!record) continue;
       out.push({
-        gatewayId,
-        connId,
-        terminal: terminal === undefined ? undefined : String(terminal),
-        active: hash.get('active') === '1',
-        since: num(hash.get('since')) ?? 0,
+        gatewayId: record.gatewayId,
+        connId: record.connId,
+        terminal: record.terminal,
+        active: record.active,
+        since: record.since,
       });
     }
     return out.sort((a, b) => a.since - b.since);

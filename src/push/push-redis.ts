@@ -1,42 +1,29 @@
 /**
- * The push module's Lua scripts (src/redis/lua/push-*.lua) and a command runner on a shared ioredis
- * connection: waits (bounded) for the connection, maps failures to BusErrors like the stores do.
+ * The push module's command runner on a shared ioredis client (standalone or cluster): the station's
+ * RedisRunner (waits, bounded, for the connection; maps failures to BusErrors like the stores do) limited
+ * to the push scripts of the one script table (src/redis/redis-scripts.ts: pushNote, pushTake,
+ * compareAndSet, compareAndDelete).
  */
-import type { Redis } from 'ioredis';
-import { redisCommand } from '../bus/redis-command.ts';
-import { defineScripts } from '../redis/load-scripts.ts';
-import type { ScriptDefinition, ScriptRunner } from '../redis/load-scripts.ts';
+import type { RedisClient } from '../redis/redis-connection.ts';
+import { RedisRunner } from '../redis/redis-runner.ts';
+import type { ScriptName } from '../redis/redis-scripts.ts';
 
-export const PUSH_SCRIPTS = {
-  /** Note a message for the user's next notification once; returns {fresh, length, first}. */
-  pushNote: { file: 'push-note.lua', numberOfKeys: 3, command: 'dimPushNote' },
-  /** Take the pending items into a job's batch (idempotent per job). */
-  pushTake: { file: 'push-take.lua', numberOfKeys: 4, command: 'dimPushTake2' },
-  /** Replace a string value only if it still is the expected one (device lists). */
-  compareAndSet: { file: 'compare-and-set.lua', numberOfKeys: 1, command: 'dimCompareAndSet' },
-  /** Delete a string key only if it still holds the expected value (device lists). */
-  compareAndDelete: {
-    file: 'push-compare-and-delete.lua',
-    numberOfKeys: 1,
-    command: 'dimPushCompareAndDelete',
-  },
-} as const satisfies Readonly<Record<string, ScriptDefinition>>;
-
-export type PushScriptName = keyof typeof PUSH_SCRIPTS;
+export type PushScriptName = Extract<
+  ScriptName,
+  'pushNote' | 'pushTake' | 'compareAndSet' | 'compareAndDelete'
+>;
 
 export class PushRedis {
-  readonly redis: Redis;
-  readonly #scripts: ScriptRunner<PushScriptName>;
-  readonly #connectWaitMs: number;
+  readonly redis: RedisClient;
+  readonly #r: RedisRunner;
 
-  constructor(redis: Redis, connectWaitMs = 1000) {
+  constructor(redis: RedisClient, connectWaitMs = 1000) {
     this.redis = redis;
-    this.#connectWaitMs = connectWaitMs;
-    this.#scripts = defineScripts(redis, PUSH_SCRIPTS);
+    this.#r = new RedisRunner(redis, connectWaitMs);
   }
 
-  command<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
-    return redisCommand(this.redis, this.#connectWaitMs, () => fn(this.redis));
+  command<T>(fn: (redis: RedisClient) => Promise<T>): Promise<T> {
+    return this.#r.command(fn);
   }
 
   script(
@@ -44,6 +31,6 @@ export class PushRedis {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    return this.command(() => this.#scripts.run(name, keys, args));
+    return this.#r.script(name, keys, args);
   }
 }

@@ -7,7 +7,7 @@
  * Credential files are read here, once, at startup; their contents and paths are never logged.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/load-config.ts';
 import type { PushConfig } from '../config/station-config.ts';
@@ -118,7 +118,8 @@ export function retryPolicyOf(config: PushConfig): RetryPolicy {
 export interface PushServiceOptions {
   readonly config: PushConfig;
   readonly engine:
-    { readonly kind: 'memory' } | { readonly kind: 'redis'; readonly redis: Redis; readonly url: string };
+    | { readonly kind: 'memory' }
+    | { readonly kind: 'redis'; readonly redis: RedisClient; readonly url: string };
   readonly keys: RedisKeys;
   readonly accounts: AccountStore;
   readonly directory: IdentityDirectory;

@@ -4,7 +4,7 @@
  * with compare-and-set (or SET NX for a first device), retrying on a concurrent change. No TTL: iOS tokens
  * expire by their report time (isExpired) and are purged on the next update.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
@@ -22,7 +22,7 @@ export class RedisDeviceStore implements DeviceStore {
   readonly #now: () => number;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     keys: RedisKeys,
     options: { connectWaitMs?: number; logger?: Logger; now?: () => number } = {},
   ) {

@@ -1,6 +1,6 @@
 /** PushState on Redis: push-note.lua / push-take.lua and per-user keys (one cluster slot per user). */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { toDevice } from './device-token.ts';
 import type { DeviceToken } from './device-token.ts';
@@ -29,7 +29,11 @@ export class RedisPushState implements PushState {
   readonly #keys: RedisKeys;
   readonly #o: Required<PushStateOptions>;
 
-  constructor(redis: Redis, keys: RedisKeys, options: PushStateOptions & { connectWaitMs?: number } = {}) {
+  constructor(
+    redis: RedisClient,
+    keys: RedisKeys,
+    options: PushStateOptions & { connectWaitMs?: number } = {},
+  ) {
     this.#r = new PushRedis(redis, options.connectWaitMs);
     this.#keys = keys;
     this.#o = {

@@ -4,7 +4,12 @@
  *
  * Hash tags (`{…}`) keep the keys that one Lua script touches in one cluster slot:
  *  - a stream and its dead-letter stream (`<stream>:dead` keeps the stream's tag);
- *  - a user's inbox, its entries and its per-terminal delivered marks (tag = the user).
+ *  - a user's inbox, its entries and its per-terminal delivered marks (tag = the user);
+ *  - a user's sessions (tag = the user);
+ *  - a gateway's heartbeat, session index and delivery stream (tag = the gateway ID);
+ *  - a hash and its companion `…:times` hash (documents, logins): the companion (`<prefix>{<hash key>}:times`)
+ *    takes the whole key of the hash, which has no tag, as its tag, so both hash to the same slot (and
+ *    stored documents and logins keep their keys).
  */
 
 export interface RedisKeys {
@@ -23,9 +28,7 @@ export interface RedisKeys {
   deadLetterStream(stream: string): string;
 
   // Session registry
-  /** Hash: one connection's session record. */
-  session(gatewayId: string, connId: string): string;
-  /** Set: the sessions (`<gatewayId>/<connId>`) of a user. */
+  /** Hash: a user's sessions, `<gatewayId>/<connId>` → the record (see redis-session-registry.ts). */
   userSessions(user: string): string;
   /** String with a TTL: a gateway's liveness. */
   gatewayHeartbeat(gatewayId: string): string;
@@ -43,7 +46,7 @@ export interface RedisKeys {
   muteList(id: string): string;
 
   // Added for the Redis stores and registry (src/storage/redis-*.ts, src/registry/redis-*.ts)
-  /** Set: the connection IDs of the sessions a gateway holds (dropped when its heartbeat expires). */
+  /** Hash: a gateway's connections → their user (dropped when its heartbeat expires). */
   gatewaySessions(gatewayId: string): string;
   /** Sorted set: a user's stored messages by store time (member = the inbox member, score = storedAt). */
   inboxByStoredAt(user: string): string;
@@ -135,9 +138,8 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     storeStream: (shard) => `${p}store:{${checkShard(shard)}}`,
     deadLetterStream: (stream) => `${stream}:dead`,
 
-    session: (gatewayId, connId) => `${p}session:${gatewayId}:${connId}`,
-    userSessions: (user) => `${p}user-sessions:${user}`,
-    gatewayHeartbeat: (gatewayId) => `${p}gateway:${gatewayId}:alive`,
+    userSessions: (user) => `${p}sessions:{${user}}`,
+    gatewayHeartbeat: (gatewayId) => `${p}gateway:{${gatewayId}}:alive`,
     gateways: () => `${p}gateways`,
 
     inbox: (user) => `${p}inbox:{${user}}`,
@@ -147,15 +149,15 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     blockList: (id) => `${p}block:${id}`,
     muteList: (id) => `${p}mute:${id}`,
 
-    gatewaySessions: (gatewayId) => `${p}gateway:${gatewayId}:sessions`,
+    gatewaySessions: (gatewayId) => `${p}gateway:{${gatewayId}}:sessions`,
     inboxByStoredAt: (user) => `${p}inbox:{${user}}:stored`,
     inboxTerminals: (user) => `${p}inbox:{${user}}:terminals`,
     inboxCursors: (user) => `${p}inbox:{${user}}:cursors`,
     inboxMessages: (user) => `${p}inbox:{${user}}:messages`,
     inboxTargets: (user) => `${p}inbox:{${user}}:targets`,
     inboxDelivered: (user) => `${p}inbox:{${user}}:delivered`,
-    documentTimes: (id) => `${p}documents:${id}:times`,
-    loginTimes: (id) => `${p}login:${id}:times`,
+    documentTimes: (id) => `${p}{${p}documents:${id}}:times`,
+    loginTimes: (id) => `${p}{${p}login:${id}}:times`,
 
     pushDevices: (user) => `${p}push:{${user}}:devices`,
     pushSeen: (user, sigDigest) => `${p}push:{${user}}:seen:${sigDigest}`,

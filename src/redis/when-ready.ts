@@ -3,12 +3,12 @@
  * disabled (a command issued while disconnected fails at once instead of hanging), so callers wait here,
  * for a bounded time, for the connection to come (back) up.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 
-const nextReady = new WeakMap<Redis, Promise<boolean>>();
+const nextReady = new WeakMap<RedisClient, Promise<boolean>>();
 
 /** One shared promise per connection (no listener per waiter): true on 'ready', false on 'end'. */
-function readyEvent(redis: Redis): Promise<boolean> {
+function readyEvent(redis: RedisClient): Promise<boolean> {
   let promise = nextReady.get(redis);
   if (!promise) {
     promise = new Promise<boolean>((resolve) => {
@@ -32,7 +32,11 @@ function readyEvent(redis: Redis): Promise<boolean> {
  * Resolves true once `redis` is ready (at once if it is), false after `timeoutMs`, when the connection has
  * ended (closed for good), or when `signal` aborts.
  */
-export async function whenReady(redis: Redis, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+export async function whenReady(
+  redis: RedisClient,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
   if (redis.status === 'ready') return true;
   if (redis.status === 'end' || signal?.aborted) return false;
   if (redis.status === 'wait') redis.connect().catch(() => {});

@@ -1,33 +1,39 @@
 /**
  * The session registry on Redis (same semantics as MemorySessionRegistry; the registry contract runs on
- * both), plus gateway liveness.
+ * both), plus gateway liveness. Runs on a standalone Redis and on Redis Cluster: every script's keys share
+ * one hash slot.
  *
  * Layout:
- *  - `session(gatewayId, connId)`: hash {gatewayId, connId, user, terminal?, active '1'/'0', since};
- *  - `userSessions(user)`: set of `<gatewayId>/<connId>` (gateway IDs cannot contain '/');
- *  - `gatewaySessions(gatewayId)`: set of the gateway's connection IDs;
- *  - `gateways()`: set of the gateways that bound sessions or sent heartbeats;
- *  - `gatewayHeartbeat(gatewayId)`: string with a TTL (`SET … PX`), the gateway's liveness.
- * bind / unbind / setActive are Lua scripts (src/redis/lua/session-*.lua). `cleanupDeadGateways()` removes
- * the sessions of every known gateway whose heartbeat has expired (session-drop-gateway.lua, in batches,
- * re-checking the heartbeat atomically): dispatchers call it periodically; `dropGateway()` removes one
- * gateway's sessions regardless (a gateway starting). `isGatewayAlive` answers from a
- * per-process cache for `aliveCacheMs` (default 1 s).
+ *  - `userSessions(user)` (tag = the user): hash, `<gatewayId>/<connId>` → `<active '1'/'0'><bind token>
+ *    <JSON {since, terminal?}>` — a user's sessions are read with one HGETALL;
+ *  - `gatewaySessions(gatewayId)` (tag = the gateway): hash, connId → `<bind token><user>`, to find and
+ *    drop a gateway's sessions;
+ *  - `gatewayHeartbeat(gatewayId)` (tag = the gateway): string with a TTL (`SET … PX`), the liveness;
+ *  - `gateways()`: set of the gateways that bound sessions or sent heartbeats.
+ * The two sides live in different slots, so they are updated one after the other, in an order that leaves
+ * nothing harmful behind if a process dies in between: bind writes the gateway index first, then the record
+ * (a crash leaves an index entry without record, which drops ignore); unbind and drops remove the record
+ * first, then the index entry. Every bind gets a random token stored on both sides, and removals only
+ * remove records of that bind (session-remove.lua), so a late removal never deletes a newer bind of the
+ * same connection.
  *
- * The scripts build some keys from prefixes (the previous user's set, a dead gateway's sessions): the
- * registry needs a standalone Redis (or a cluster setup that keeps them on one node).
+ * `cleanupDeadGateways()` removes the sessions of every known gateway whose heartbeat has expired (in
+ * batches, re-checking the heartbeat before each): dispatchers call it periodically; `dropGateway()`
+ * removes one gateway's sessions regardless (a gateway starting). `isGatewayAlive` answers from a
+ * per-process cache for `aliveCacheMs` (default 1 s).
  */
-import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
-import { keyPrefix, StoreRedis } from '../storage/redis-store-scripts.ts';
+import { RedisRunner } from '../redis/redis-runner.ts';
 import type { SessionRecord, SessionRegistry } from './session-registry.ts';
 
 export interface RedisSessionRegistryOptions {
   /** How long a gateway's liveness answer is cached in this process (ms, default 1000; 0 disables). */
   readonly aliveCacheMs?: number;
-  /** Sessions removed per script call when dropping a dead gateway (default 500). */
+  /** Sessions removed per batch when dropping a dead gateway (default 500). */
   readonly dropBatch?: number;
   /** How long a command waits for a (re)connection (ms). */
   readonly connectWaitMs?: number;
@@ -37,6 +43,8 @@ export interface RedisSessionRegistryOptions {
 }
 
 const ALIVE_CACHE_LIMIT = 10_000;
+/** Length of a bind token (hex). */
+const TOKEN_LENGTH = 12;
 
 function checkGatewayId(gatewayId: string): string {
   if (gatewayId.length === 0 || gatewayId.includes('/')) {
@@ -45,98 +53,94 @@ function checkGatewayId(gatewayId: string): string {
   return gatewayId;
 }
 
+/** A gateway index entry: `<bind token><user>`. */
+interface IndexEntry {
+  readonly raw: string;
+  readonly token: string;
+  readonly user: string;
+}
+
+function parseEntry(raw: unknown): IndexEntry | undefined {
+  if (typeof raw !== 'string' || raw.length <= TOKEN_LENGTH) return undefined;
+  return { raw, token: raw.slice(0, TOKEN_LENGTH), user: raw.slice(TOKEN_LENGTH) };
+}
+
 export class RedisSessionRegistry implements SessionRegistry {
-  readonly #r: StoreRedis;
+  readonly #r: RedisRunner;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
   readonly #aliveCacheMs: number;
   readonly #dropBatch: number;
   readonly #now: () => number;
-  readonly #userPrefix: string;
   readonly #alive = new Map<string, { alive: boolean; until: number }>();
+  /** `<gatewayId>/<connId>` → the index entry of the sessions this process bound (spares a lookup). */
+  readonly #bound = new Map<string, IndexEntry>();
 
-  constructor(redis: Redis, keys: RedisKeys, options: RedisSessionRegistryOptions = {}) {
-    this.#r = new StoreRedis(redis, options.connectWaitMs);
+  constructor(redis: RedisClient, keys: RedisKeys, options: RedisSessionRegistryOptions = {}) {
+    this.#r = new RedisRunner(redis, options.connectWaitMs);
     this.#keys = keys;
     this.#log = (options.logger ?? silentLogger).child({ module: 'redis-session-registry' });
     this.#aliveCacheMs = Math.max(0, options.aliveCacheMs ?? 1000);
     this.#dropBatch = Math.max(1, Math.floor(options.dropBatch ?? 500));
     this.#now = options.now ?? Date.now;
-    this.#userPrefix = keyPrefix((user) => keys.userSessions(user));
   }
 
   async bind(record: SessionRecord): Promise<void> {
     const gatewayId = checkGatewayId(record.gatewayId);
     const k = this.#keys;
-    const args: string[] = [
-      `${gatewayId}/${record.connId}`,
-      this.#userPrefix,
-      gatewayId,
-      record.connId,
-      record.user,
-      record.active ? '1' : '0',
-      String(record.since),
-    ];
-    if (record.terminal !== undefined) args.push(record.terminal);
-    await this.#r.script(
-      'sessionBind',
-      [
-        k.session(gatewayId, record.connId),
-        k.userSessions(record.user),
-        k.gatewaySessions(gatewayId),
-        k.gateways(),
-      ],
-      args,
+    const field = `${gatewayId}/${record.connId}`;
+    const token = randomBytes(TOKEN_LENGTH / 2).toString('hex');
+    const entry: IndexEntry = { raw: token + record.user, token, user: record.user };
+    const json = JSON.stringify(
+      record.terminal === undefined
+        ? { since: record.since }
+        : { since: record.since, terminal: record.terminal },
     );
+    // 1. the gateway's index (so that a crash from here on leaves nothing a drop would miss)
+    const [previous] = await Promise.all([
+      this.#r.script('sessionIndexSet', [k.gatewaySessions(gatewayId)], [record.connId, entry.raw]),
+      this.#r.command((redis) => redis.sadd(k.gateways(), gatewayId)),
+    ]);
+    this.#bound.set(field, entry);
+    // 2. the record; the connection's previous bind, if for another user, leaves that user's sessions
+    const prev = parseEntry(previous);
+    await Promise.all([
+      prev && prev.user !== record.user
+        ? this.#r.script('sessionRemove', [k.userSessions(prev.user)], [TOKEN_LENGTH, field, prev.token])
+        : undefined,
+      this.#r.command((redis) =>
+        redis.hset(k.userSessions(record.user), field, `${record.active ? '1' : '0'}${token}${json}`),
+      ),
+    ]);
   }
 
   async setActive(gatewayId: string, connId: string, active: boolean): Promise<void> {
-    await this.#r.script('sessionSetActive', [this.#keys.session(gatewayId, connId)], [active ? '1' : '0']);
+    const field = `${gatewayId}/${connId}`;
+    const entry = await this.#entry(gatewayId, connId);
+    if (!entry) return;
+    await this.#r.script(
+      'sessionSetActive',
+      [this.#keys.userSessions(entry.user)],
+      [field, active ? '1' : '0', entry.token],
+    );
   }
 
   async unbind(gatewayId: string, connId: string): Promise<void> {
     const k = this.#keys;
-    await this.#r.script(
-      'sessionUnbind',
-      [k.session(gatewayId, connId), k.gatewaySessions(gatewayId)],
-      [`${gatewayId}/${connId}`, this.#userPrefix, connId],
-    );
+    const field = `${gatewayId}/${connId}`;
+    const entry = await this.#entry(gatewayId, connId);
+    if (!entry) return;
+    await this.#r.script('sessionRemove', [k.userSessions(entry.user)], [TOKEN_LENGTH, field, entry.token]);
+    await this.#r.script('sessionIndexRemove', [k.gatewaySessions(gatewayId)], [connId, entry.raw]);
+    if (this.#bound.get(field) === entry) this.#bound.delete(field);
   }
 
   async sessionsOf(user: string, terminal?: string): Promise<SessionRecord[]> {
-    const userKey = this.#keys.userSessions(user);
-    const members = await this.#r.command((redis) => redis.smembers(userKey));
-    if (members.length === 0) return [];
-    const pipeline = this.#r.redis.pipeline();
-    const refs: { member: string; key: string }[] = [];
-    /** (index entry, session key) pairs whose record looked missing; '' = the entry names no session. */
-    const stale: string[] = [];
-    for (const member of members) {
-      const slash = member.indexOf('/');
-      if (slash <= 0) {
-        stale.push(member, '');
-        continue;
-      }
-      const key = this.#keys.session(member.slice(0, slash), member.slice(slash + 1));
-      refs.push({ member, key });
-      pipeline.hgetall(key);
-    }
-    const replies = (await this.#r.command(() => pipeline.exec())) ?? [];
+    const all = await this.#r.command((redis) => redis.hgetall(this.#keys.userSessions(user)));
     const out: SessionRecord[] = [];
-    replies.forEach(([err, value], i) => {
-      if (err) throw err;
-      const record = this.#parse(value as Record<string, string>);
-      if (!record || record.user !== user) {
-        const ref = refs[i]!;
-        stale.push(ref.member, ref.key);
-        return;
-      }
-      if (terminal === undefined || record.terminal === terminal) out.push(record);
-    });
-    if (stale.length > 0) {
-      // Index entries without their record (never left by bind/unbind/cleanup, which are atomic; e.g. keys
-      // deleted by hand): dropped, re-checked atomically so that an entry bound meanwhile stays.
-      await this.#r.script('sessionPrune', [userKey], [user, ...stale]).catch(() => undefined);
+    for (const [field, value] of Object.entries(all)) {
+      const record = parseSessionField(user, field, value);
+      if (record && (terminal === undefined || record.terminal === terminal)) out.push(record);
     }
     return out;
   }
@@ -145,13 +149,12 @@ export class RedisSessionRegistry implements SessionRegistry {
   async heartbeat(gatewayId: string, ttlMs: number): Promise<void> {
     checkGatewayId(gatewayId);
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    await this.#r.command((redis) =>
-      redis
-        .multi()
-        .set(this.#keys.gatewayHeartbeat(gatewayId), String(this.#now()), 'PX', ttl)
-        .sadd(this.#keys.gateways(), gatewayId)
-        .exec(),
-    );
+    const k = this.#keys;
+    // two slots: two commands (sent together); the set of gateways only has to list it eventually
+    await Promise.all([
+      this.#r.command((redis) => redis.set(k.gatewayHeartbeat(gatewayId), String(this.#now()), 'PX', ttl)),
+      this.#r.command((redis) => redis.sadd(k.gateways(), gatewayId)),
+    ]);
     this.#cacheAlive(gatewayId, true);
   }
 
@@ -192,34 +195,64 @@ export class RedisSessionRegistry implements SessionRegistry {
     return (await this.#drop(checkGatewayId(gatewayId), true)).removed;
   }
 
-  /** session-drop-gateway.lua until done (state 1) or the gateway is alive (-1, unless `force`). */
+  /**
+   * Remove a gateway's sessions in batches until none is left (state 1: the gateway is forgotten) or its
+   * heartbeat is back (-1, checked before every batch and atomically at the end, unless `force`).
+   */
   async #drop(gatewayId: string, force: boolean): Promise<{ removed: number; state: number }> {
     const k = this.#keys;
-    const keys = [
-      k.gatewayHeartbeat(gatewayId),
-      k.gatewaySessions(gatewayId),
-      k.gateways(),
-      k.deliveryStream(gatewayId),
-    ];
-    const args = [
-      gatewayId,
-      keyPrefix((conn) => k.session(gatewayId, conn)),
-      this.#userPrefix,
-      this.#dropBatch,
-      force ? '1' : '0',
-    ];
+    const indexKey = k.gatewaySessions(gatewayId);
     let removed = 0;
-    let state = 0;
-    while (state === 0) {
-      const reply = (await this.#r.script('sessionDropGateway', keys, args)) as [number, number];
-      removed += Number(reply[0]);
-      state = Number(reply[1]);
+    for (;;) {
+      if (!force && (await this.#r.command((redis) => redis.exists(k.gatewayHeartbeat(gatewayId)))) === 1) {
+        return { removed, state: -1 };
+      }
+      const [, flat] = await this.#r.command((redis) => redis.hscan(indexKey, '0', 'COUNT', this.#dropBatch));
+      if (flat.length === 0) {
+        const state = Number(
+          await this.#r.script(
+            'sessionGatewayDone',
+            [k.gatewayHeartbeat(gatewayId), indexKey, k.deliveryStream(gatewayId)],
+            [force ? '1' : '0'],
+          ),
+        );
+        if (state === 0) continue; // bound meanwhile (a starting gateway): drop those too
+        if (state === 1) await this.#r.command((redis) => redis.srem(k.gateways(), gatewayId));
+        return { removed, state };
+      }
+      // records first (grouped by user: one call per user's slot), then the index entries
+      const byUser = new Map<string, (string | number)[]>();
+      const pairs: string[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const connId = flat[i]!;
+        const raw = flat[i + 1]!;
+        pairs.push(connId, raw);
+        const entry = parseEntry(raw);
+        if (!entry) continue;
+        let args = byUser.get(entry.user);
+        if (!args) byUser.set(entry.user, (args = [TOKEN_LENGTH]));
+        args.push(`${gatewayId}/${connId}`, entry.token);
+      }
+      const counts = await Promise.all(
+        [...byUser].map(([user, args]) => this.#r.script('sessionRemove', [k.userSessions(user)], args)),
+      );
+      for (const n of counts) removed += Number(n) || 0;
+      await this.#r.script('sessionIndexRemove', [indexKey], pairs);
+      for (let i = 0; i < pairs.length; i += 2) this.#bound.delete(`${gatewayId}/${pairs[i]}`);
     }
-    return { removed, state };
   }
 
   async close(): Promise<void> {
     this.#alive.clear();
+    this.#bound.clear();
+  }
+
+  /** The index entry of a connection's session: this process's, else the gateway's index. */
+  async #entry(gatewayId: string, connId: string): Promise<IndexEntry | undefined> {
+    const known = this.#bound.get(`${gatewayId}/${connId}`);
+    if (known) return known;
+    const raw = await this.#r.command((redis) => redis.hget(this.#keys.gatewaySessions(gatewayId), connId));
+    return parseEntry(raw);
   }
 
   #cacheAlive(gatewayId: string, alive: boolean): void {
@@ -227,18 +260,23 @@ export class RedisSessionRegistry implements SessionRegistry {
     if (this.#alive.size >= ALIVE_CACHE_LIMIT) this.#alive.clear();
     this.#alive.set(gatewayId, { alive, until: this.#now() + this.#aliveCacheMs });
   }
+}
 
-  #parse(hash: Record<string, string> | null): SessionRecord | undefined {
-    if (!hash) return undefined;
-    const { gatewayId, connId, user, terminal, active, since } = hash;
-    if (gatewayId === undefined || connId === undefined || user === undefined) return undefined;
+/** One field of a user's sessions hash (`userSessions(user)`) as a record; undefined if it does not parse. */
+export function parseSessionField(user: string, field: string, value: string): SessionRecord | undefined {
+  const slash = field.indexOf('/');
+  if (slash <= 0 || value.length < 1 + TOKEN_LENGTH) return undefined;
+  try {
+    const data = JSON.parse(value.slice(1 + TOKEN_LENGTH)) as { since?: unknown; terminal?: unknown };
     return {
-      gatewayId,
-      connId,
+      gatewayId: field.slice(0, slash),
+      connId: field.slice(slash + 1),
       user,
-      terminal,
-      active: active === '1',
-      since: Number(since ?? 0),
+      terminal: typeof data.terminal === 'string' ? data.terminal : undefined,
+      active: value[0] === '1',
+      since: Number(data.since ?? 0),
     };
+  } catch {
+    return undefined;
   }
 }

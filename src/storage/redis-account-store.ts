@@ -11,17 +11,20 @@
  *    atomic command) and compared with the previous value to answer "changed?".
  * A corrupt stored value is logged and ignored.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
+import type { Durability } from '../redis/durability.ts';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { RedisRunner } from '../redis/redis-runner.ts';
 import type { AccountStore, LoginRecord } from './account-store.ts';
-import { StoreRedis } from './redis-store-scripts.ts';
 
 export interface RedisAccountStoreOptions {
   /** How long a command waits for a (re)connection (ms). */
   readonly connectWaitMs?: number;
+  /** When a write counts as done (default: once applied). */
+  readonly durability?: Durability;
   readonly logger?: Logger;
 }
 
@@ -30,12 +33,12 @@ function isStringArray(value: unknown): value is string[] {
 }
 
 export class RedisAccountStore implements AccountStore {
-  readonly #r: StoreRedis;
+  readonly #r: RedisRunner;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
 
-  constructor(redis: Redis, keys: RedisKeys, options: RedisAccountStoreOptions = {}) {
-    this.#r = new StoreRedis(redis, options.connectWaitMs);
+  constructor(redis: RedisClient, keys: RedisKeys, options: RedisAccountStoreOptions = {}) {
+    this.#r = new RedisRunner(redis, options.connectWaitMs, options.durability);
     this.#keys = keys;
     this.#log = (options.logger ?? silentLogger).child({ module: 'redis-account-store' });
   }
@@ -70,7 +73,7 @@ export class RedisAccountStore implements AccountStore {
   async putList(user: ID, name: 'block' | 'mute', list: readonly string[]): Promise<boolean> {
     const key = this.#listKey(user, name);
     const json = JSON.stringify(list);
-    const previous = await this.#r.command((redis) => redis.call('SET', key, json, 'GET'));
+    const previous = await this.#r.write(key, (redis) => redis.call('set', key, json, 'GET'));
     return previous !== json;
   }
 

@@ -12,7 +12,6 @@
  * Parsed metas (immutable) are kept in a small LRU cache: the hot path (verifying every sender) does not
  * re-parse them.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
 import { parseDocument } from '../protocol/mkm/document.ts';
@@ -20,29 +19,33 @@ import type { Document } from '../protocol/mkm/document.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
 import { parseMeta } from '../protocol/mkm/meta.ts';
 import type { Meta } from '../protocol/mkm/meta.ts';
+import type { Durability } from '../redis/durability.ts';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { RedisRunner } from '../redis/redis-runner.ts';
 import { documentSlot } from './identity-store.ts';
 import type { IdentityStore } from './identity-store.ts';
-import { StoreRedis } from './redis-store-scripts.ts';
 
 export interface RedisIdentityStoreOptions {
   /** Parsed metas kept in memory (default 10,000; 0 disables the cache). */
   readonly metaCacheSize?: number;
   /** How long a command waits for a (re)connection (ms). */
   readonly connectWaitMs?: number;
+  /** When a write counts as done (default: once applied). */
+  readonly durability?: Durability;
   readonly logger?: Logger;
 }
 
 export class RedisIdentityStore implements IdentityStore {
-  readonly #r: StoreRedis;
+  readonly #r: RedisRunner;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
   readonly #cacheSize: number;
   /** Naked ID string → parsed meta, least recently used first. */
   readonly #metas = new Map<string, Meta>();
 
-  constructor(redis: Redis, keys: RedisKeys, options: RedisIdentityStoreOptions = {}) {
-    this.#r = new StoreRedis(redis, options.connectWaitMs);
+  constructor(redis: RedisClient, keys: RedisKeys, options: RedisIdentityStoreOptions = {}) {
+    this.#r = new RedisRunner(redis, options.connectWaitMs, options.durability);
     this.#keys = keys;
     this.#cacheSize = Math.max(0, Math.floor(options.metaCacheSize ?? 10_000));
     this.#log = (options.logger ?? silentLogger).child({ module: 'redis-identity-store' });
@@ -67,7 +70,7 @@ export class RedisIdentityStore implements IdentityStore {
     const key = id.naked().string;
     const redisKey = this.#keys.meta(key);
     const json = JSON.stringify(meta.dict);
-    const set = await this.#r.command((redis) => redis.set(redisKey, json, 'NX'));
+    const set = await this.#r.write(redisKey, (redis) => redis.set(redisKey, json, 'NX'));
     if (set === 'OK') {
       this.#remember(key, meta);
       return true;
@@ -77,7 +80,7 @@ export class RedisIdentityStore implements IdentityStore {
     const stored = await this.#r.command((redis) => redis.get(redisKey));
     const replaced =
       stored === null
-        ? (await this.#r.command((redis) => redis.set(redisKey, json, 'NX'))) === 'OK'
+        ? (await this.#r.write(redisKey, (redis) => redis.set(redisKey, json, 'NX'))) === 'OK'
         : this.#parseMeta(key, stored) === undefined &&
           (await this.#r.script('compareAndSet', [redisKey], [stored, json])) === 1;
     if (!replaced) return false;

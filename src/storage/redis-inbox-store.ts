@@ -15,14 +15,15 @@
  * Every key also gets a safety expiry (`retentionMs`, default twice the TTL, refreshed on writes) so that
  * abandoned inboxes vanish.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
+import type { Durability } from '../redis/durability.ts';
+import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
+import { RedisRunner } from '../redis/redis-runner.ts';
 import { INBOX_TTL_MS } from './inbox-store.ts';
 import type { InboxMessage, InboxPage, InboxStore } from './inbox-store.ts';
 import { cursorOf } from './memory-inbox-store.ts';
-import { StoreRedis } from './redis-store-scripts.ts';
 
 export interface RedisInboxStoreOptions {
   /** Entries stored longer ago than this are removed (default INBOX_TTL_MS, 7 days). */
@@ -39,6 +40,8 @@ export interface RedisInboxStoreOptions {
   readonly markBatch?: number;
   /** How long a command waits for a (re)connection (ms). */
   readonly connectWaitMs?: number;
+  /** When a write counts as done (default: once applied; see src/redis/durability.ts). */
+  readonly durability?: Durability;
   readonly logger?: Logger;
 }
 
@@ -49,7 +52,7 @@ function finite(value: number): string {
 }
 
 export class RedisInboxStore implements InboxStore {
-  readonly #r: StoreRedis;
+  readonly #r: RedisRunner;
   readonly #keys: RedisKeys;
   readonly #ttl: number;
   readonly #now: () => number;
@@ -59,8 +62,8 @@ export class RedisInboxStore implements InboxStore {
   readonly #markBatch: number;
   readonly #log: Logger;
 
-  constructor(redis: Redis, keys: RedisKeys, options: RedisInboxStoreOptions = {}) {
-    this.#r = new StoreRedis(redis, options.connectWaitMs);
+  constructor(redis: RedisClient, keys: RedisKeys, options: RedisInboxStoreOptions = {}) {
+    this.#r = new RedisRunner(redis, options.connectWaitMs, options.durability);
     this.#keys = keys;
     this.#ttl = options.ttlMs ?? INBOX_TTL_MS;
     this.#now = options.now ?? Date.now;

@@ -11,7 +11,7 @@ import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { DISPATCH_GROUP } from '../../src/dispatch/dispatcher.ts';
-import { Cluster, collect, sendTracked, sleep, waitUntil } from '../helpers/cluster.ts';
+import { Cluster, collect, sendTracked, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
@@ -48,146 +48,148 @@ async function flow(
   return { texts, acked };
 }
 
-describe('station cluster: kill -9 of the dispatcher', { timeout: 90_000 }, () => {
-  const CLAIM_IDLE_MS = 1000;
-  let cluster: Cluster;
-  let gateway1: RoleProcess;
-  let gateway2: RoleProcess;
-  let dispatcher: RoleProcess;
+for (const redis of REDIS_KINDS) {
+  describe(`station cluster: kill -9 of the dispatcher (${redis} Redis)`, { timeout: 90_000 }, () => {
+    const CLAIM_IDLE_MS = 1000;
+    let cluster: Cluster;
+    let gateway1: RoleProcess;
+    let gateway2: RoleProcess;
+    let dispatcher: RoleProcess;
 
-  before(async () => {
-    // Replacement dispatchers reclaim a dead one's pending entries after 1 s instead of 30 s.
-    cluster = await Cluster.create({ env: { DIM_BUS_CLAIM_IDLE_MS: String(CLAIM_IDLE_MS) } });
-    ({ gateway1, gateway2, dispatcher } = await cluster.startDefault());
-  });
-
-  after(async () => {
-    await cluster?.dispose();
-  });
-
-  /** Inbound entries read by `consumer` and not acknowledged (its pending entries, every shard). */
-  async function pendingAt(consumer: string): Promise<number> {
-    let total = 0;
-    for (let shard = 0; shard < cluster.shards; shard++) {
-      const rows = (await cluster.inspect.xpending(
-        cluster.keys.inboundStream(shard),
-        DISPATCH_GROUP,
-        '-',
-        '+',
-        10_000,
-        consumer,
-      )) as unknown[];
-      total += rows.length;
-    }
-    return total;
-  }
-
-  /**
-   * A on gateway 1 sends 60 messages to B on gateway 2 (both online): paced, with a burst of 30 in the
-   * middle; once B has the burst's first message, `crash()` (the dispatcher dies with the rest in hand),
-   * and `revive()` a little later while A keeps sending. Every acknowledged message must reach B, live.
-   */
-  async function crashMidStream(crash: () => Promise<void>, revive: () => Promise<void>): Promise<void> {
-    const N = 60;
-    const directory = new KeyDirectory();
-    const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-    const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-    directory.add(alice);
-    directory.add(bob);
-    const a = await cluster.connect(gateway1, alice, directory);
-    const b = await cluster.connect(gateway2, bob, directory);
-    const onB = collect(b, alice.id);
-    await a.handshake();
-    await b.handshake();
-    assert.equal(await a.login(), 'Login received.');
-    assert.equal(await b.login(), 'Login received.');
-
-    const receipts = new Map<string, string>(); // signature of A's message → receipt text
-    a.on('receipt', (r) => {
-      const sig = r.origin?.['signature'];
-      if (typeof sig === 'string' && r.text !== undefined) receipts.set(sig, r.text);
+    before(async () => {
+      // Replacement dispatchers reclaim a dead one's pending entries after 1 s instead of 30 s.
+      cluster = await Cluster.create({ redis, env: { DIM_BUS_CLAIM_IDLE_MS: String(CLAIM_IDLE_MS) } });
+      ({ gateway1, gateway2, dispatcher } = await cluster.startDefault());
     });
-    let beforeCrash = 0;
-    const sent = await flow(
-      a,
-      bob,
-      N,
-      (i) => (i >= 15 && i < 45 ? 0 : 40),
-      async (i) => {
-        if (i === 45) {
-          await waitUntil(
-            () => onB.some((m) => m.content.dict['text'] === 'flow 15'),
-            10_000,
-            'B to get the first message of the burst',
-            1,
-          );
-          beforeCrash = onB.length;
-          await crash();
-        }
-        if (i === 52) await revive();
-      },
-    );
-    assert.equal(sent.acked.size, N, 'the gateways stayed up: every message was acknowledged');
 
-    const received = (): Set<string> => new Set(onB.map((m) => m.raw.signatureText));
-    const missing = (): string[] => [...sent.acked].filter((sig) => !received().has(sig));
-    await waitUntil(() => missing().length === 0, 15_000, 'B to receive every acknowledged message').catch(
-      (err: unknown) => {
-        throw new Error(
-          `${(err as Error).message}; missing: ${missing()
-            .map((sig) => sent.texts.get(sig))
-            .join(', ')}`,
-        );
-      },
-    );
-    for (const m of onB) {
-      assert.equal(m.content.dict['text'], sent.texts.get(m.raw.signatureText), 'only exact copies');
-      assert.equal(m.verified, true);
+    after(async () => {
+      await cluster?.dispose();
+    });
+
+    /** Inbound entries read by `consumer` and not acknowledged (its pending entries, every shard). */
+    async function pendingAt(consumer: string): Promise<number> {
+      let total = 0;
+      for (let shard = 0; shard < cluster.shards; shard++) {
+        const rows = (await cluster.inspect.xpending(
+          cluster.keys.inboundStream(shard),
+          DISPATCH_GROUP,
+          '-',
+          '+',
+          10_000,
+          consumer,
+        )) as unknown[];
+        total += rows.length;
+      }
+      return total;
     }
-    // The sender is told about every message too.
-    await waitUntil(
-      () => [...sent.acked].every((sig) => receipts.get(sig) === 'Message delivered.'),
-      10_000,
-      'A to get "Message delivered." for every message',
-    );
-    process.stdout.write(
-      `# dispatcher crash: ${beforeCrash} delivered before the kill, ${onB.length} received in all (${onB.length - received().size} duplicates)\n`,
-    );
-    await Promise.all([a.close(), b.close()]);
-  }
 
-  it('restarted under the same name, it resumes its pending entries', () =>
-    cluster.withLogs(async () => {
-      let held = 0;
-      await crashMidStream(
-        async () => {
-          await dispatcher.kill();
-          held = await pendingAt(dispatcher.name);
-        },
-        () => dispatcher.start(),
-      );
-      process.stdout.write(`# the dispatcher died holding ${held} entries\n`);
-      assert.ok(held > 0, 'the dispatcher died holding entries');
-      assert.equal(await pendingAt(dispatcher.name), 0, 'the restarted dispatcher finished them');
-    }));
+    /**
+     * A on gateway 1 sends 60 messages to B on gateway 2 (both online): paced, with a burst of 30 in the
+     * middle; once B has the burst's first message, `crash()` (the dispatcher dies with the rest in hand),
+     * and `revive()` a little later while A keeps sending. Every acknowledged message must reach B, live.
+     */
+    async function crashMidStream(crash: () => Promise<void>, revive: () => Promise<void>): Promise<void> {
+      const N = 60;
+      const directory = new KeyDirectory();
+      const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
+      const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
+      directory.add(alice);
+      directory.add(bob);
+      const a = await cluster.connect(gateway1, alice, directory);
+      const b = await cluster.connect(gateway2, bob, directory);
+      const onB = collect(b, alice.id);
+      await a.handshake();
+      await b.handshake();
+      assert.equal(await a.login(), 'Login received.');
+      assert.equal(await b.login(), 'Login received.');
 
-  it("replaced by a dispatcher of another name, the dead one's pending entries are reclaimed", () =>
-    cluster.withLogs(async () => {
-      const dead = dispatcher.name;
-      let held = 0;
-      let replacement: RoleProcess | undefined;
-      await crashMidStream(
-        async () => {
-          await dispatcher.kill();
-          held = await pendingAt(dead);
-        },
-        async () => {
-          replacement = await cluster.start({ role: 'dispatcher', name: 'dispatcher-2' });
+      const receipts = new Map<string, string>(); // signature of A's message → receipt text
+      a.on('receipt', (r) => {
+        const sig = r.origin?.['signature'];
+        if (typeof sig === 'string' && r.text !== undefined) receipts.set(sig, r.text);
+      });
+      let beforeCrash = 0;
+      const sent = await flow(
+        a,
+        bob,
+        N,
+        (i) => (i >= 15 && i < 45 ? 0 : 40),
+        async (i) => {
+          if (i === 45) {
+            await waitUntil(
+              () => onB.some((m) => m.content.dict['text'] === 'flow 15'),
+              10_000,
+              'B to get the first message of the burst',
+              1,
+            );
+            beforeCrash = onB.length;
+            await crash();
+          }
+          if (i === 52) await revive();
         },
       );
-      assert.ok(replacement?.running);
-      process.stdout.write(`# the dispatcher died holding ${held} entries\n`);
-      assert.ok(held > 0, 'the dispatcher died holding entries');
-      assert.equal(await pendingAt(dead), 0, 'the replacement claimed every entry of the dead dispatcher');
-    }));
-});
+      assert.equal(sent.acked.size, N, 'the gateways stayed up: every message was acknowledged');
+
+      const received = (): Set<string> => new Set(onB.map((m) => m.raw.signatureText));
+      const missing = (): string[] => [...sent.acked].filter((sig) => !received().has(sig));
+      await waitUntil(() => missing().length === 0, 15_000, 'B to receive every acknowledged message').catch(
+        (err: unknown) => {
+          throw new Error(
+            `${(err as Error).message}; missing: ${missing()
+              .map((sig) => sent.texts.get(sig))
+              .join(', ')}`,
+          );
+        },
+      );
+      for (const m of onB) {
+        assert.equal(m.content.dict['text'], sent.texts.get(m.raw.signatureText), 'only exact copies');
+        assert.equal(m.verified, true);
+      }
+      // The sender is told about every message too.
+      await waitUntil(
+        () => [...sent.acked].every((sig) => receipts.get(sig) === 'Message delivered.'),
+        10_000,
+        'A to get "Message delivered." for every message',
+      );
+      process.stdout.write(
+        `# dispatcher crash: ${beforeCrash} delivered before the kill, ${onB.length} received in all (${onB.length - received().size} duplicates)\n`,
+      );
+      await Promise.all([a.close(), b.close()]);
+    }
+
+    it('restarted under the same name, it resumes its pending entries', () =>
+      cluster.withLogs(async () => {
+        let held = 0;
+        await crashMidStream(
+          async () => {
+            await dispatcher.kill();
+            held = await pendingAt(dispatcher.name);
+          },
+          () => dispatcher.start(),
+        );
+        process.stdout.write(`# the dispatcher died holding ${held} entries\n`);
+        assert.ok(held > 0, 'the dispatcher died holding entries');
+        assert.equal(await pendingAt(dispatcher.name), 0, 'the restarted dispatcher finished them');
+      }));
+
+    it("replaced by a dispatcher of another name, the dead one's pending entries are reclaimed", () =>
+      cluster.withLogs(async () => {
+        const dead = dispatcher.name;
+        let held = 0;
+        let replacement: RoleProcess | undefined;
+        await crashMidStream(
+          async () => {
+            await dispatcher.kill();
+            held = await pendingAt(dead);
+          },
+          async () => {
+            replacement = await cluster.start({ role: 'dispatcher', name: 'dispatcher-2' });
+          },
+        );
+        assert.ok(replacement?.running);
+        process.stdout.write(`# the dispatcher died holding ${held} entries\n`);
+        assert.ok(held > 0, 'the dispatcher died holding entries');
+        assert.equal(await pendingAt(dead), 0, 'the replacement claimed every entry of the dead dispatcher');
+      }));
+  });
+}

@@ -9,152 +9,156 @@ import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import { GATEWAY_GROUP } from '../../src/gateway/delivery-consumer.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, collect, sendTracked, sleep, waitUntil } from '../helpers/cluster.ts';
+import { Cluster, collect, sendTracked, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
 
-describe('station cluster: kill -9 of a gateway', { timeout: 90_000 }, () => {
-  let cluster: Cluster;
-  let gateway1: RoleProcess;
-  let gateway2: RoleProcess;
+for (const redis of REDIS_KINDS) {
+  describe(`station cluster: kill -9 of a gateway (${redis} Redis)`, { timeout: 90_000 }, () => {
+    let cluster: Cluster;
+    let gateway1: RoleProcess;
+    let gateway2: RoleProcess;
 
-  before(async () => {
-    cluster = await Cluster.create();
-    ({ gateway1, gateway2 } = await cluster.startDefault());
-  });
+    before(async () => {
+      cluster = await Cluster.create({ redis });
+      ({ gateway1, gateway2 } = await cluster.startDefault());
+    });
 
-  after(async () => {
-    await cluster?.dispose();
-  });
+    after(async () => {
+      await cluster?.dispose();
+    });
 
-  /** Entries of a gateway's delivery stream it read and has not acknowledged. */
-  async function pendingDeliveries(gatewayId: string): Promise<number> {
-    const summary = (await cluster.inspect.xpending(
-      cluster.keys.deliveryStream(gatewayId),
-      GATEWAY_GROUP,
-    )) as unknown[];
-    return Number(summary[0]);
-  }
+    /** Entries of a gateway's delivery stream it read and has not acknowledged. */
+    async function pendingDeliveries(gatewayId: string): Promise<number> {
+      const summary = (await cluster.inspect.xpending(
+        cluster.keys.deliveryStream(gatewayId),
+        GATEWAY_GROUP,
+      )) as unknown[];
+      return Number(summary[0]);
+    }
 
-  it("every message acknowledged to A reaches B after B's gateway dies with pushes unacknowledged", () =>
-    cluster.withLogs(async () => {
-      const N = 50;
-      const PACE_MS = 40;
-      const KILL_AT = 20;
-      const RECONNECT_AT = 30;
-      const directory = new KeyDirectory();
-      const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-      const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-      directory.add(alice);
-      directory.add(bob);
+    it("every message acknowledged to A reaches B after B's gateway dies with pushes unacknowledged", () =>
+      cluster.withLogs(async () => {
+        const N = 50;
+        const PACE_MS = 40;
+        const KILL_AT = 20;
+        const RECONNECT_AT = 30;
+        const directory = new KeyDirectory();
+        const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
+        const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
+        directory.add(alice);
+        directory.add(bob);
 
-      const a = await cluster.connect(gateway1, alice, directory);
-      await a.handshake();
-      assert.equal(await a.login(), 'Login received.');
-      // B on gateway 2 never acknowledges a push: gateway 2 holds every delivery pending.
-      const b1 = await cluster.connect(gateway2, bob, directory, { autoAck: false });
-      const onB1 = collect(b1, alice.id);
-      await b1.handshake();
-      assert.equal(await b1.login(), 'Login received.');
+        const a = await cluster.connect(gateway1, alice, directory);
+        await a.handshake();
+        assert.equal(await a.login(), 'Login received.');
+        // B on gateway 2 never acknowledges a push: gateway 2 holds every delivery pending.
+        const b1 = await cluster.connect(gateway2, bob, directory, { autoAck: false });
+        const onB1 = collect(b1, alice.id);
+        await b1.handshake();
+        assert.equal(await b1.login(), 'Login received.');
 
-      const texts = new Map<string, string>(); // signature → text, for every message sent
-      const acked = new Set<string>(); // signatures the station acknowledged (MTP OK)
-      const sends: Promise<void>[] = [];
-      let b2: DimClient | undefined;
-      let onB2: ReceivedMessage[] = [];
-      let heldByGateway2 = 0;
-      for (let i = 0; i < N; i++) {
-        if (i === KILL_AT) {
-          assert.ok(onB1.length > 0, 'gateway 2 pushed messages B has not acknowledged');
-          await gateway2.kill();
-          heldByGateway2 = await pendingDeliveries(gateway2.name);
+        const texts = new Map<string, string>(); // signature → text, for every message sent
+        const acked = new Set<string>(); // signatures the station acknowledged (MTP OK)
+        const sends: Promise<void>[] = [];
+        let b2: DimClient | undefined;
+        let onB2: ReceivedMessage[] = [];
+        let heldByGateway2 = 0;
+        for (let i = 0; i < N; i++) {
+          if (i === KILL_AT) {
+            assert.ok(onB1.length > 0, 'gateway 2 pushed messages B has not acknowledged');
+            await gateway2.kill();
+            heldByGateway2 = await pendingDeliveries(gateway2.name);
+          }
+          if (i === RECONNECT_AT) {
+            // B comes back through gateway 1, acknowledging, while A keeps sending.
+            b2 = await cluster.connect(gateway1, bob, directory);
+            onB2 = collect(b2, alice.id);
+            await b2.handshake();
+          }
+          sends.push(sendTracked(a, bob.id, `steady ${i}`, texts, acked));
+          await sleep(PACE_MS);
         }
-        if (i === RECONNECT_AT) {
-          // B comes back through gateway 1, acknowledging, while A keeps sending.
-          b2 = await cluster.connect(gateway1, bob, directory);
-          onB2 = collect(b2, alice.id);
-          await b2.handshake();
-        }
-        sends.push(sendTracked(a, bob.id, `steady ${i}`, texts, acked));
-        await sleep(PACE_MS);
-      }
-      await Promise.all(sends);
-      assert.equal(acked.size, N, 'gateway 1 stayed up: every message was acknowledged');
-      assert.ok(b2, 'B reconnected');
-      assert.ok(b1.closed, "B's connection to the killed gateway is gone");
-      assert.ok(heldByGateway2 > 0, 'gateway 2 died with deliveries pending');
+        await Promise.all(sends);
+        assert.equal(acked.size, N, 'gateway 1 stayed up: every message was acknowledged');
+        assert.ok(b2, 'B reconnected');
+        assert.ok(b1.closed, "B's connection to the killed gateway is gone");
+        assert.ok(heldByGateway2 > 0, 'gateway 2 died with deliveries pending');
 
-      const received = (): Set<string> => new Set(onB2.map((m) => m.raw.signatureText));
-      const missing = (): string[] => [...acked].filter((sig) => !received().has(sig));
-      await waitUntil(() => missing().length === 0, 15_000, 'B to receive every acknowledged message').catch(
-        (err: unknown) => {
+        const received = (): Set<string> => new Set(onB2.map((m) => m.raw.signatureText));
+        const missing = (): string[] => [...acked].filter((sig) => !received().has(sig));
+        await waitUntil(
+          () => missing().length === 0,
+          15_000,
+          'B to receive every acknowledged message',
+        ).catch((err: unknown) => {
           throw new Error(
             `${(err as Error).message}; missing: ${missing()
               .map((sig) => texts.get(sig))
               .join(', ')}`,
           );
-        },
-      );
-      // Duplicates only as exact copies of sent messages (same signature, same content).
-      for (const m of [...onB1, ...onB2]) {
-        const text = texts.get(m.raw.signatureText);
-        assert.ok(text !== undefined, 'B received only messages A sent');
-        assert.equal(m.content.dict['text'], text);
-        assert.equal(m.verified, true);
-      }
-      const duplicates = onB2.length - received().size;
-      process.stdout.write(
-        `# gateway crash: ${onB1.length} pushed unacknowledged before the kill (${heldByGateway2} deliveries pending), ${onB2.length} received after (${duplicates} duplicates)\n`,
-      );
-      await b2.close();
-    }));
-
-  it('a gateway restarted under the same name drops the sessions of its crashed incarnation', () =>
-    cluster.withLogs(async () => {
-      const directory = new KeyDirectory();
-      const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-      const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-      const carol = createUserIdentity({ kind: 'mkm-ecc', name: 'carol', now: now() });
-      for (const id of [alice, bob, carol]) directory.add(id);
-      const onGateway2 = async (user: ID): Promise<string[]> =>
-        (await cluster.inspect.smembers(cluster.keys.userSessions(user.string))).filter((s) =>
-          s.startsWith(`${gateway2.name}/`),
+        });
+        // Duplicates only as exact copies of sent messages (same signature, same content).
+        for (const m of [...onB1, ...onB2]) {
+          const text = texts.get(m.raw.signatureText);
+          assert.ok(text !== undefined, 'B received only messages A sent');
+          assert.equal(m.content.dict['text'], text);
+          assert.equal(m.verified, true);
+        }
+        const duplicates = onB2.length - received().size;
+        process.stdout.write(
+          `# gateway crash: ${onB1.length} pushed unacknowledged before the kill (${heldByGateway2} deliveries pending), ${onB2.length} received after (${duplicates} duplicates)\n`,
         );
-      if (!gateway2.running) await gateway2.start(); // killed by the previous test
+        await b2.close();
+      }));
 
-      // C, then B, on gateway 2 (B's is not the incarnation's first connection ID).
-      const c1 = await cluster.connect(gateway2, carol, directory);
-      await c1.handshake();
-      const b1 = await cluster.connect(gateway2, bob, directory);
-      await b1.handshake();
-      assert.equal(await b1.login(), 'Login received.');
-      assert.equal((await onGateway2(bob.id)).length, 1);
+    it('a gateway restarted under the same name drops the sessions of its crashed incarnation', () =>
+      cluster.withLogs(async () => {
+        const directory = new KeyDirectory();
+        const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
+        const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
+        const carol = createUserIdentity({ kind: 'mkm-ecc', name: 'carol', now: now() });
+        for (const id of [alice, bob, carol]) directory.add(id);
+        const onGateway2 = async (user: ID): Promise<string[]> =>
+          (await cluster.inspect.hkeys(cluster.keys.userSessions(user.string))).filter((s) =>
+            s.startsWith(`${gateway2.name}/`),
+          );
+        if (!gateway2.running) await gateway2.start(); // killed by the previous test
 
-      // Gateway 2 crashes and its supervisor restarts it at once (well within the heartbeat TTL).
-      await gateway2.restart({ crash: true });
-      await waitUntil(() => b1.closed && c1.closed, 5_000, 'the connections to close');
-      assert.deepEqual(await onGateway2(bob.id), [], 'B is not online on the new incarnation');
+        // C, then B, on gateway 2 (B's is not the incarnation's first connection ID).
+        const c1 = await cluster.connect(gateway2, carol, directory);
+        await c1.handshake();
+        const b1 = await cluster.connect(gateway2, bob, directory);
+        await b1.handshake();
+        assert.equal(await b1.login(), 'Login received.');
+        assert.equal((await onGateway2(bob.id)).length, 1);
 
-      // B is offline: a message to B is cached, reaches nobody else, and B gets it on its next login.
-      const c2 = await cluster.connect(gateway2, carol, directory);
-      const forBob: string[] = [];
-      c2.transport.onMessage((body) => {
-        if (body.includes(bob.id.string)) forBob.push(body);
-      });
-      await c2.handshake();
-      assert.equal(await c2.login(), 'Login received.');
-      const a = await cluster.connect(gateway1, alice, directory);
-      await a.handshake();
-      await a.login();
-      const sent = await a.sendText(bob.id, 'while you were away');
-      assert.equal((await a.waitReceipt(sent, 10_000))?.text, 'Message cached.');
-      await sleep(300);
-      assert.deepEqual(forBob, [], 'nothing for B was pushed to C');
-      const b2 = await cluster.connect(gateway1, bob, directory);
-      const onB2 = collect(b2, alice.id);
-      await b2.handshake();
-      await waitUntil(() => onB2.length > 0, 10_000, 'B to get the cached message');
-      assert.equal(onB2[0]?.raw.signatureText, sent.message.signatureText);
-    }));
-});
+        // Gateway 2 crashes and its supervisor restarts it at once (well within the heartbeat TTL).
+        await gateway2.restart({ crash: true });
+        await waitUntil(() => b1.closed && c1.closed, 5_000, 'the connections to close');
+        assert.deepEqual(await onGateway2(bob.id), [], 'B is not online on the new incarnation');
+
+        // B is offline: a message to B is cached, reaches nobody else, and B gets it on its next login.
+        const c2 = await cluster.connect(gateway2, carol, directory);
+        const forBob: string[] = [];
+        c2.transport.onMessage((body) => {
+          if (body.includes(bob.id.string)) forBob.push(body);
+        });
+        await c2.handshake();
+        assert.equal(await c2.login(), 'Login received.');
+        const a = await cluster.connect(gateway1, alice, directory);
+        await a.handshake();
+        await a.login();
+        const sent = await a.sendText(bob.id, 'while you were away');
+        assert.equal((await a.waitReceipt(sent, 10_000))?.text, 'Message cached.');
+        await sleep(300);
+        assert.deepEqual(forBob, [], 'nothing for B was pushed to C');
+        const b2 = await cluster.connect(gateway1, bob, directory);
+        const onB2 = collect(b2, alice.id);
+        await b2.handshake();
+        await waitUntil(() => onB2.length > 0, 10_000, 'B to get the cached message');
+        assert.equal(onB2[0]?.raw.signatureText, sent.message.signatureText);
+      }));
+  });
+}

@@ -13,7 +13,7 @@ import { RsaPrivateKey } from '../../src/protocol/crypto/rsa.ts';
 import { ContentType } from '../../src/protocol/dkd/content-type.ts';
 import { signDocument } from '../../src/protocol/mkm/document.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, collect, sleep, waitUntil } from '../helpers/cluster.ts';
+import { Cluster, collect, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
@@ -51,197 +51,203 @@ function onTerminal(base: UserIdentity, terminal: string): UserIdentity {
   return { ...base, id: base.id.naked().withTerminal(terminal), visa, decryptKeys: [visaKey], terminal };
 }
 
-describe('station cluster (separate processes on Redis): routing and backlogs', { timeout: 90_000 }, () => {
-  let cluster: Cluster;
-  let gateway1: RoleProcess;
-  let gateway2: RoleProcess;
+for (const redis of REDIS_KINDS) {
+  describe(
+    `station cluster (separate processes on Redis): routing and backlogs (${redis} Redis)`,
+    { timeout: 90_000 },
+    () => {
+      let cluster: Cluster;
+      let gateway1: RoleProcess;
+      let gateway2: RoleProcess;
 
-  before(async () => {
-    cluster = await Cluster.create();
-    ({ gateway1, gateway2 } = await cluster.startDefault());
-  });
+      before(async () => {
+        cluster = await Cluster.create({ redis });
+        ({ gateway1, gateway2 } = await cluster.startDefault());
+      });
 
-  after(async () => {
-    await cluster?.dispose();
-  });
+      after(async () => {
+        await cluster?.dispose();
+      });
 
-  const inboxCount = (user: ID): Promise<number> =>
-    cluster.inspect.zcard(cluster.keys.inbox(user.naked().string));
-  /** Stored messages a terminal has had (and others still wait for). */
-  const deliveredCount = async (user: ID, terminal: string): Promise<number> => {
-    const marks = await cluster.inspect.hvals(cluster.keys.inboxDelivered(user.naked().string));
-    return marks.filter((list) => (JSON.parse(list) as string[]).includes(terminal)).length;
-  };
-  const sessionCount = (user: ID): Promise<number> =>
-    cluster.inspect.scard(cluster.keys.userSessions(user.naked().string));
+      const inboxCount = (user: ID): Promise<number> =>
+        cluster.inspect.zcard(cluster.keys.inbox(user.naked().string));
+      /** Stored messages a terminal has had (and others still wait for). */
+      const deliveredCount = async (user: ID, terminal: string): Promise<number> => {
+        const marks = await cluster.inspect.hvals(cluster.keys.inboxDelivered(user.naked().string));
+        return marks.filter((list) => (JSON.parse(list) as string[]).includes(terminal)).length;
+      };
+      const sessionCount = (user: ID): Promise<number> =>
+        cluster.inspect.hlen(cluster.keys.userSessions(user.naked().string));
 
-  it('A on gateway 1 messages B on gateway 2 (WebSocket): delivered, verified, traced', () =>
-    cluster.withLogs(async () => {
-      const directory = new KeyDirectory();
-      const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-      const bob = createUserIdentity({ kind: 'eth', now: now() });
-      directory.add(alice);
-      directory.add(bob);
-      const a = await cluster.connect(gateway1, alice, directory);
-      const b = await cluster.connect(gateway2, bob, directory, { framing: 'ws' });
-      const ha = await a.handshake();
-      const hb = await b.handshake();
-      assert.equal(ha.stationId.string, cluster.identity.id.string);
-      assert.equal(hb.stationId.string, cluster.identity.id.string);
-      assert.equal(await a.login(), 'Login received.');
-      assert.equal(await b.login(), 'Login received.');
+      it('A on gateway 1 messages B on gateway 2 (WebSocket): delivered, verified, traced', () =>
+        cluster.withLogs(async () => {
+          const directory = new KeyDirectory();
+          const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
+          const bob = createUserIdentity({ kind: 'eth', now: now() });
+          directory.add(alice);
+          directory.add(bob);
+          const a = await cluster.connect(gateway1, alice, directory);
+          const b = await cluster.connect(gateway2, bob, directory, { framing: 'ws' });
+          const ha = await a.handshake();
+          const hb = await b.handshake();
+          assert.equal(ha.stationId.string, cluster.identity.id.string);
+          assert.equal(hb.stationId.string, cluster.identity.id.string);
+          assert.equal(await a.login(), 'Login received.');
+          assert.equal(await b.login(), 'Login received.');
 
-      const mark = b.mark();
-      const sent = await a.sendText(bob.id, 'hello bob, across gateways');
-      const got = await b.waitForMessage((m) => m.sender.isSameAs(alice.id), 10_000, { since: mark });
-      assert.equal(got.content.type, ContentType.TEXT);
-      assert.equal(got.content.dict['text'], 'hello bob, across gateways');
-      assert.equal(got.verified, true);
-      assert.equal(got.raw.signatureText, sent.message.signatureText);
-      const traces = got.raw.dict['traces'] as Array<Record<string, unknown>>;
-      assert.ok(Array.isArray(traces) && traces.length > 0, 'the relayed message carries traces');
-      assert.equal(traces.at(-1)?.['ID'], cluster.identity.id.string);
-      const receipt = await a.waitReceipt(sent, 10_000);
-      assert.equal(receipt?.text, 'Message delivered.');
-    }));
+          const mark = b.mark();
+          const sent = await a.sendText(bob.id, 'hello bob, across gateways');
+          const got = await b.waitForMessage((m) => m.sender.isSameAs(alice.id), 10_000, { since: mark });
+          assert.equal(got.content.type, ContentType.TEXT);
+          assert.equal(got.content.dict['text'], 'hello bob, across gateways');
+          assert.equal(got.verified, true);
+          assert.equal(got.raw.signatureText, sent.message.signatureText);
+          const traces = got.raw.dict['traces'] as Array<Record<string, unknown>>;
+          assert.ok(Array.isArray(traces) && traces.length > 0, 'the relayed message carries traces');
+          assert.equal(traces.at(-1)?.['ID'], cluster.identity.id.string);
+          const receipt = await a.waitReceipt(sent, 10_000);
+          assert.equal(receipt?.text, 'Message delivered.');
+        }));
 
-  it("B offline: 30 messages are cached, then drained oldest first on B's handshake, and not again once acknowledged", () =>
-    cluster.withLogs(async () => {
-      const N = 30;
-      const directory = new KeyDirectory();
-      const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-      const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-      directory.add(alice);
-      directory.add(bob);
-      const a = await cluster.connect(gateway1, alice, directory);
-      await a.handshake();
-      assert.equal(await a.login(), 'Login received.');
+      it("B offline: 30 messages are cached, then drained oldest first on B's handshake, and not again once acknowledged", () =>
+        cluster.withLogs(async () => {
+          const N = 30;
+          const directory = new KeyDirectory();
+          const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
+          const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
+          directory.add(alice);
+          directory.add(bob);
+          const a = await cluster.connect(gateway1, alice, directory);
+          await a.handshake();
+          assert.equal(await a.login(), 'Login received.');
 
-      const sent = [];
-      for (let i = 0; i < N; i++) sent.push(await a.sendText(bob.id, `offline ${i}`));
-      const receipts = await Promise.all(sent.map((s) => a.waitReceipt(s, 10_000)));
-      assert.deepEqual(
-        receipts.map((r) => r?.text),
-        sent.map(() => 'Message cached.'),
-      );
-      await waitUntil(async () => (await inboxCount(bob.id)) === N, 10_000, 'the inbox to hold 30');
+          const sent = [];
+          for (let i = 0; i < N; i++) sent.push(await a.sendText(bob.id, `offline ${i}`));
+          const receipts = await Promise.all(sent.map((s) => a.waitReceipt(s, 10_000)));
+          assert.deepEqual(
+            receipts.map((r) => r?.text),
+            sent.map(() => 'Message cached.'),
+          );
+          await waitUntil(async () => (await inboxCount(bob.id)) === N, 10_000, 'the inbox to hold 30');
 
-      const b = await cluster.connect(gateway2, bob, directory);
-      const got = collect(b, alice.id);
-      await b.handshake();
-      await waitUntil(() => uniqueSignatures(got).size >= N, 10_000, `B to receive ${N} messages`);
-      assert.deepEqual(
-        firstArrivalTexts(got),
-        sent.map((_, i) => `offline ${i}`),
-        'oldest first',
-      );
-      assert.deepEqual(uniqueSignatures(got), new Set(sent.map((s) => s.message.signatureText)));
-      for (const m of got) assert.equal(m.verified, true);
-      assert.equal(got.length, N, `no duplicates expected without failures (got ${got.length})`);
+          const b = await cluster.connect(gateway2, bob, directory);
+          const got = collect(b, alice.id);
+          await b.handshake();
+          await waitUntil(() => uniqueSignatures(got).size >= N, 10_000, `B to receive ${N} messages`);
+          assert.deepEqual(
+            firstArrivalTexts(got),
+            sent.map((_, i) => `offline ${i}`),
+            'oldest first',
+          );
+          assert.deepEqual(uniqueSignatures(got), new Set(sent.map((s) => s.message.signatureText)));
+          for (const m of got) assert.equal(m.verified, true);
+          assert.equal(got.length, N, `no duplicates expected without failures (got ${got.length})`);
 
-      // B's client acknowledged every push: the storage worker marks them and empties the inbox.
-      await waitUntil(async () => (await inboxCount(bob.id)) === 0, 10_000, 'the inbox to empty');
-      await b.close();
-      await waitUntil(async () => (await sessionCount(bob.id)) === 0, 5_000, 'B to be unbound');
+          // B's client acknowledged every push: the storage worker marks them and empties the inbox.
+          await waitUntil(async () => (await inboxCount(bob.id)) === 0, 10_000, 'the inbox to empty');
+          await b.close();
+          await waitUntil(async () => (await sessionCount(bob.id)) === 0, 5_000, 'B to be unbound');
 
-      const again = await cluster.connect(gateway2, bob, directory);
-      const replayed = collect(again, alice.id);
-      await again.handshake();
-      assert.equal(await again.login(), 'Login received.');
-      await sleep(1000);
-      assert.equal(replayed.length, 0, 'acknowledged messages are not delivered again');
-    }));
+          const again = await cluster.connect(gateway2, bob, directory);
+          const replayed = collect(again, alice.id);
+          await again.handshake();
+          assert.equal(await again.login(), 'Login received.');
+          await sleep(1000);
+          assert.equal(replayed.length, 0, 'acknowledged messages are not delivered again');
+        }));
 
-  it("B with two terminals: messages cached while offline reach both; the first terminal's acks keep the second's copies", () =>
-    cluster.withLogs(async () => {
-      const N = 10;
-      const directory = new KeyDirectory();
-      const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-      const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', terminal: 'phone', now: now() });
-      const phone = onTerminal(bob, 'phone');
-      const tablet = onTerminal(bob, 'tablet');
-      directory.add(alice);
-      directory.add({ id: bob.id, meta: bob.meta, visa: phone.visa });
-      directory.add({ id: bob.id, meta: bob.meta, visa: tablet.visa });
-      assert.equal(directory.encryptKeys(bob.id).length, 2, 'A encrypts for both terminals');
+      it("B with two terminals: messages cached while offline reach both; the first terminal's acks keep the second's copies", () =>
+        cluster.withLogs(async () => {
+          const N = 10;
+          const directory = new KeyDirectory();
+          const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
+          const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', terminal: 'phone', now: now() });
+          const phone = onTerminal(bob, 'phone');
+          const tablet = onTerminal(bob, 'tablet');
+          directory.add(alice);
+          directory.add({ id: bob.id, meta: bob.meta, visa: phone.visa });
+          directory.add({ id: bob.id, meta: bob.meta, visa: tablet.visa });
+          assert.equal(directory.encryptKeys(bob.id).length, 2, 'A encrypts for both terminals');
 
-      // Both devices have been online once: the station knows B's terminals.
-      for (const [identity, gateway] of [
-        [phone, gateway1],
-        [tablet, gateway2],
-      ] as const) {
-        const c = await cluster.connect(gateway, identity, directory);
-        await c.handshake();
-        assert.equal(await c.login(), 'Login received.');
-        await c.close();
-      }
-      const terminalsKey = cluster.keys.inboxTerminals(bob.id.string);
-      await waitUntil(
-        async () => (await cluster.inspect.smembers(terminalsKey)).sort().join() === 'phone,tablet',
-        5_000,
-        "B's terminals to be known",
-      );
-      await waitUntil(async () => (await sessionCount(bob.id)) === 0, 5_000, 'B to be offline');
+          // Both devices have been online once: the station knows B's terminals.
+          for (const [identity, gateway] of [
+            [phone, gateway1],
+            [tablet, gateway2],
+          ] as const) {
+            const c = await cluster.connect(gateway, identity, directory);
+            await c.handshake();
+            assert.equal(await c.login(), 'Login received.');
+            await c.close();
+          }
+          const terminalsKey = cluster.keys.inboxTerminals(bob.id.string);
+          await waitUntil(
+            async () => (await cluster.inspect.smembers(terminalsKey)).sort().join() === 'phone,tablet',
+            5_000,
+            "B's terminals to be known",
+          );
+          await waitUntil(async () => (await sessionCount(bob.id)) === 0, 5_000, 'B to be offline');
 
-      const a = await cluster.connect(gateway1, alice, directory);
-      await a.handshake();
-      await a.login();
-      const sent = [];
-      for (let i = 0; i < N; i++) sent.push(await a.sendText(bob.id, `to both ${i}`));
-      const receipts = await Promise.all(sent.map((s) => a.waitReceipt(s, 10_000)));
-      assert.deepEqual(
-        receipts.map((r) => r?.text),
-        sent.map(() => 'Message cached.'),
-      );
-      const expected = sent.map((_, i) => `to both ${i}`);
+          const a = await cluster.connect(gateway1, alice, directory);
+          await a.handshake();
+          await a.login();
+          const sent = [];
+          for (let i = 0; i < N; i++) sent.push(await a.sendText(bob.id, `to both ${i}`));
+          const receipts = await Promise.all(sent.map((s) => a.waitReceipt(s, 10_000)));
+          assert.deepEqual(
+            receipts.map((r) => r?.text),
+            sent.map(() => 'Message cached.'),
+          );
+          const expected = sent.map((_, i) => `to both ${i}`);
 
-      // The phone comes online (gateway 2) and acknowledges everything.
-      const p = await cluster.connect(gateway2, phone, directory);
-      const onPhone = collect(p, alice.id);
-      await p.handshake();
-      await waitUntil(() => uniqueSignatures(onPhone).size >= N, 10_000, 'the phone to receive all');
-      assert.deepEqual(firstArrivalTexts(onPhone), expected);
-      for (const m of onPhone) assert.equal(m.verified, true);
-      await waitUntil(
-        async () => (await deliveredCount(bob.id, 'phone')) === N,
-        10_000,
-        "the phone's deliveries to be recorded",
-      );
-      assert.equal(await inboxCount(bob.id), N, "the tablet's copies are kept");
-      await p.close();
+          // The phone comes online (gateway 2) and acknowledges everything.
+          const p = await cluster.connect(gateway2, phone, directory);
+          const onPhone = collect(p, alice.id);
+          await p.handshake();
+          await waitUntil(() => uniqueSignatures(onPhone).size >= N, 10_000, 'the phone to receive all');
+          assert.deepEqual(firstArrivalTexts(onPhone), expected);
+          for (const m of onPhone) assert.equal(m.verified, true);
+          await waitUntil(
+            async () => (await deliveredCount(bob.id, 'phone')) === N,
+            10_000,
+            "the phone's deliveries to be recorded",
+          );
+          assert.equal(await inboxCount(bob.id), N, "the tablet's copies are kept");
+          await p.close();
 
-      // The tablet comes online later (gateway 1): it gets every message too.
-      const t = await cluster.connect(gateway1, tablet, directory);
-      const onTablet = collect(t, alice.id);
-      await t.handshake();
-      await waitUntil(() => uniqueSignatures(onTablet).size >= N, 10_000, 'the tablet to receive all');
-      assert.deepEqual(firstArrivalTexts(onTablet), expected);
-      for (const m of onTablet) assert.equal(m.verified, true);
-      // Every terminal has them now: the inbox is emptied.
-      await waitUntil(async () => (await inboxCount(bob.id)) === 0, 10_000, 'the inbox to empty');
-      await t.close();
+          // The tablet comes online later (gateway 1): it gets every message too.
+          const t = await cluster.connect(gateway1, tablet, directory);
+          const onTablet = collect(t, alice.id);
+          await t.handshake();
+          await waitUntil(() => uniqueSignatures(onTablet).size >= N, 10_000, 'the tablet to receive all');
+          assert.deepEqual(firstArrivalTexts(onTablet), expected);
+          for (const m of onTablet) assert.equal(m.verified, true);
+          // Every terminal has them now: the inbox is emptied.
+          await waitUntil(async () => (await inboxCount(bob.id)) === 0, 10_000, 'the inbox to empty');
+          await t.close();
 
-      // Neither device gets them again; with both online, a new message is pushed live to both.
-      const p2 = await cluster.connect(gateway1, phone, directory);
-      const t2 = await cluster.connect(gateway2, tablet, directory);
-      const livePhone = collect(p2, alice.id);
-      const liveTablet = collect(t2, alice.id);
-      await p2.handshake();
-      await t2.handshake();
-      assert.equal(await p2.login(), 'Login received.');
-      assert.equal(await t2.login(), 'Login received.');
-      await sleep(500);
-      assert.equal(livePhone.length + liveTablet.length, 0, 'nothing is delivered twice');
-      const live = await a.sendText(bob.id, 'to both, live');
-      await waitUntil(
-        () => livePhone.length > 0 && liveTablet.length > 0,
-        10_000,
-        'both terminals to get the live message',
-      );
-      for (const m of [...livePhone, ...liveTablet]) {
-        assert.equal(m.raw.signatureText, live.message.signatureText);
-        assert.equal(m.content.dict['text'], 'to both, live');
-      }
-      assert.equal((await a.waitReceipt(live, 10_000))?.text, 'Message delivered.');
-    }));
-});
+          // Neither device gets them again; with both online, a new message is pushed live to both.
+          const p2 = await cluster.connect(gateway1, phone, directory);
+          const t2 = await cluster.connect(gateway2, tablet, directory);
+          const livePhone = collect(p2, alice.id);
+          const liveTablet = collect(t2, alice.id);
+          await p2.handshake();
+          await t2.handshake();
+          assert.equal(await p2.login(), 'Login received.');
+          assert.equal(await t2.login(), 'Login received.');
+          await sleep(500);
+          assert.equal(livePhone.length + liveTablet.length, 0, 'nothing is delivered twice');
+          const live = await a.sendText(bob.id, 'to both, live');
+          await waitUntil(
+            () => livePhone.length > 0 && liveTablet.length > 0,
+            10_000,
+            'both terminals to get the live message',
+          );
+          for (const m of [...livePhone, ...liveTablet]) {
+            assert.equal(m.raw.signatureText, live.message.signatureText);
+            assert.equal(m.content.dict['text'], 'to both, live');
+          }
+          assert.equal((await a.waitReceipt(live, 10_000))?.text, 'Message delivered.');
+        }));
+    },
+  );
+}

@@ -47,7 +47,7 @@ describe('readiness follows Redis', { timeout: 600_000 }, () => {
       assert.equal(JSON.parse(ready.text).checks.redis.ok, true);
       assert.equal(await accepts(gateway.port), true);
 
-      await cluster.redis.stop();
+      await cluster.redis!.stop();
       const down = await waitUntil(
         async () => {
           const r = await getText(`${gateway.opsUrl}/readyz`);
@@ -75,7 +75,7 @@ describe('readiness follows Redis', { timeout: 600_000 }, () => {
       assert.equal(unavailable.code, 3, `unreachable Redis: exit 3 (${unavailable.stderr})`);
       assert.match(unavailable.stderr, /redis/i);
 
-      await cluster.redis.start();
+      await cluster.redis!.start();
       await waitUntil(
         async () => (await getText(`${gateway.opsUrl}/readyz`)).status === 200,
         30_000,

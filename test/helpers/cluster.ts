@@ -1,5 +1,6 @@
 /**
- * A real multi-process station for end-to-end tests: a private redis-server and one child process per role
+ * A real multi-process station for end-to-end tests: a private Redis — one redis-server, or a real local
+ * Redis Cluster of six (`{ redis: 'cluster' }`, test/helpers/redis-cluster.ts) — and one child process per role
  * (`node workers/station.ts gateway|dispatcher|storage`, the Node binary running the tests), all sharing one
  * station key file created here before any process starts. Every child's stdout/stderr is captured; tests
  * wrap their bodies in `cluster.withLogs(…)` so that a failure prints what the processes said.
@@ -17,6 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { Cluster as ClusterClient } from 'ioredis';
 import { DimClient } from '../../src/client/dim-client.ts';
 import type { DimClientOptions, ReceivedMessage } from '../../src/client/dim-client.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
@@ -31,11 +33,29 @@ import { writeKeyFile } from '../../src/identity/station-key-file.ts';
 import { createRedisKeys } from '../../src/redis/redis-keys.ts';
 import type { RedisKeys } from '../../src/redis/redis-keys.ts';
 import { STORAGE_GROUP } from '../../src/storage/storage-worker.ts';
+import { RedisCluster } from './redis-cluster.ts';
+import type { RedisClusterOptions } from './redis-cluster.ts';
 import { startRedisServer } from './redis-server.ts';
 import type { RedisServer } from './redis-server.ts';
 import { repoDir } from './vectors.ts';
 
 export type ClusterRole = 'gateway' | 'dispatcher' | 'storage';
+
+/** Which Redis the station runs on: one redis-server, or a local Redis Cluster (3 masters, 3 replicas). */
+export type RedisKind = 'standalone' | 'cluster';
+
+/**
+ * The Redis kinds the end-to-end suites run on: both unless `TEST_REDIS` names one (`standalone`,
+ * `cluster`). Suites loop over it (`for (const redis of REDIS_KINDS) describe(…)`).
+ */
+export const REDIS_KINDS: readonly RedisKind[] = (() => {
+  const wanted = process.env['TEST_REDIS'];
+  if (wanted === 'standalone' || wanted === 'cluster') return [wanted];
+  if (wanted !== undefined && wanted !== '' && wanted !== 'both') {
+    throw new Error(`TEST_REDIS must be standalone, cluster or both, got ${JSON.stringify(wanted)}`);
+  }
+  return ['standalone', 'cluster'];
+})();
 
 const STATION_ENTRY = join(repoDir, 'workers', 'station.ts');
 // generous: the machine running the tests may be loaded (several test suites, benchmarks)
@@ -256,7 +276,11 @@ export class RoleProcess {
 }
 
 export interface ClusterOptions {
-  /** Redis append-only persistence (default true). */
+  /** The Redis to run on (default standalone). */
+  readonly redis?: RedisKind;
+  /** Options of the Redis Cluster (`redis: 'cluster'`). */
+  readonly redisCluster?: RedisClusterOptions;
+  /** Redis append-only persistence (default true; a Redis Cluster always has it). */
   readonly appendonly?: boolean;
   /** Inbound/store shards (default 4). */
   readonly shards?: number;
@@ -271,15 +295,21 @@ export interface ConnectOptions extends Partial<Omit<DimClientOptions, 'transpor
 }
 
 export class Cluster {
-  readonly redis: RedisServer;
+  readonly redisKind: RedisKind;
+  /** The redis-server (standalone). */
+  readonly redis: RedisServer | undefined;
+  /** The Redis Cluster (`redis: 'cluster'`). */
+  readonly redisCluster: RedisCluster | undefined;
+  /** DIM_REDIS_URL of the processes. */
+  readonly redisUrl: string;
   readonly identity: StationIdentity;
   /** Working directory of the processes; holds the key file. */
   readonly dir: string;
   readonly keyFile: string;
   readonly shards: number;
   readonly keys: RedisKeys;
-  /** A connection for inspecting the station's Redis state from the test. */
-  readonly inspect: Redis;
+  /** A connection (a cluster client on a cluster) for inspecting the station's Redis state from the test. */
+  readonly inspect: Redis | ClusterClient;
   /** Environment of every process. */
   readonly env: Record<string, string>;
   readonly processes: RoleProcess[] = [];
@@ -287,21 +317,32 @@ export class Cluster {
   #disposed = false;
 
   private constructor(
-    redis: RedisServer,
+    redis: RedisServer | RedisCluster,
     identity: StationIdentity,
     dir: string,
     keyFile: string,
     options: ClusterOptions,
   ) {
-    this.redis = redis;
+    if (redis instanceof RedisCluster) {
+      this.redisKind = 'cluster';
+      this.redis = undefined;
+      this.redisCluster = redis;
+      this.redisUrl = redis.url;
+      this.inspect = redis.client();
+    } else {
+      this.redisKind = 'standalone';
+      this.redis = redis;
+      this.redisCluster = undefined;
+      this.redisUrl = redis.url;
+      this.inspect = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    }
     this.identity = identity;
     this.dir = dir;
     this.keyFile = keyFile;
     this.shards = options.shards ?? 4;
     this.keys = createRedisKeys('dim:');
-    this.inspect = new Redis(redis.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
     this.env = {
-      DIM_REDIS_URL: redis.url,
+      DIM_REDIS_URL: this.redisUrl,
       DIM_REDIS_PREFIX: 'dim:',
       DIM_KEY_FILE: keyFile,
       DIM_DATA_DIR: dir,
@@ -315,7 +356,7 @@ export class Cluster {
     };
   }
 
-  /** A private redis-server and the station identity (RSA-1024 visa key); no process yet. */
+  /** A private Redis (server or cluster) and the station identity (RSA-1024 visa key); no process yet. */
   static async create(options: ClusterOptions = {}): Promise<Cluster> {
     const dir = mkdtempSync(join(tmpdir(), 'dim-cluster-'));
     try {
@@ -327,7 +368,10 @@ export class Cluster {
       });
       const keyFile = join(dir, 'station.json');
       await writeKeyFile(keyFile, identity);
-      const redis = await startRedisServer({ appendonly: options.appendonly ?? true });
+      const redis =
+        options.redis === 'cluster'
+          ? await RedisCluster.start(options.redisCluster)
+          : await startRedisServer({ appendonly: options.appendonly ?? true });
       return new Cluster(redis, identity, dir, keyFile, options);
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
@@ -435,7 +479,8 @@ export class Cluster {
     await Promise.all([...this.#clients].map((c) => c.close().catch(() => undefined)));
     await Promise.all(this.processes.map((p) => p.kill()));
     this.inspect.disconnect();
-    await this.redis.dispose();
+    await this.redis?.dispose();
+    await this.redisCluster?.dispose();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

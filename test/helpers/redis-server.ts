@@ -16,6 +16,10 @@ export interface RedisServerOptions {
   readonly appendonly?: boolean;
   /** Extra `redis-server` arguments. */
   readonly args?: readonly string[];
+  /** Extra arguments of each launch attempt (e.g. a cluster bus port chosen with the port). */
+  readonly argsFor?: (port: number) => readonly string[] | Promise<readonly string[]>;
+  /** `appendfsync` (default always). */
+  readonly appendfsync?: 'always' | 'everysec' | 'no';
 }
 
 export interface RedisServer {
@@ -41,7 +45,7 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -80,6 +84,7 @@ function waitExit(child: ChildProcess): Promise<void> {
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dim-redis-'));
   let port = 0;
+  let extraArgs: readonly string[] = [];
   let child: ChildProcess | undefined;
   let output = '';
 
@@ -99,12 +104,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
         '--appendonly',
         options.appendonly ? 'yes' : 'no',
         '--appendfsync',
-        'always',
+        options.appendfsync ?? 'always',
         '--daemonize',
         'no',
         '--loglevel',
         'warning',
         ...(options.args ?? []),
+        ...extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -140,6 +146,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   // The port is free when probed but could be taken before redis binds it: retry with another.
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
+    extraArgs = options.argsFor ? await options.argsFor(port) : [];
     try {
       await launch();
       break;

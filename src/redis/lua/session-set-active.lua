@@ -1,10 +1,13 @@
--- Set whether a session wants messages pushed, if the session exists (never creates a partial record).
+-- Set whether a session wants messages pushed, if the session (that bind) exists: never creates a partial
+-- record.
 --
--- KEYS[1]  the session (hash)   ARGV[1]  '1' or '0'
+-- KEYS[1]  the user's sessions (hash: '<gatewayId>/<connId>' → '<active><bind token><record JSON>')
+-- ARGV[1]  '<gatewayId>/<connId>'   ARGV[2]  '1' or '0'   ARGV[3]  bind token
 --
 -- Returns 1 when updated, 0 when there is no such session.
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value or string.sub(value, 2, 1 + string.len(ARGV[3])) ~= ARGV[3] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'active', ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. string.sub(value, 2))
 return 1

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isBusError } from '../../../src/bus/bus-error.ts';
+import { BusError, isBusError } from '../../../src/bus/bus-error.ts';
 import type { InspectableMessageBus } from '../../../src/bus/inspectable-message-bus.ts';
 import type { BusEntry, ConsumerOptions } from '../../../src/bus/message-bus.ts';
 import { createRedisKeys } from '../../../src/redis/redis-keys.ts';
@@ -226,6 +226,36 @@ export function messageBusContract(factory: BusFactory): void {
       await waitFor(() => read.length === 1, 'reading the dead-letter stream');
       assert.equal(read[0]!.fields['p'], 'poison');
       assert.equal(read[0]!.orderKey, 'user-1');
+    },
+  );
+
+  it(
+    'retries a handler that meets a store outage (BUS_UNAVAILABLE) in place: no delivery counted, never dead-lettered, order kept',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('outage');
+      const seen: string[] = [];
+      let failures = 0;
+      consumer(
+        bus,
+        s,
+        async (e) => {
+          if (e.fields['p'] === 'first' && failures < 4) {
+            failures++;
+            throw new BusError('BUS_UNAVAILABLE', 'write not confirmed by 1 replica(s)');
+          }
+          seen.push(`${e.fields['p']}:${e.deliveries}`);
+        },
+        { claimIdleMs: 50, maxDeliveries: 1 },
+      );
+      await bus.publish(s, { p: 'first' }, 'user-1');
+      await bus.publish(s, { p: 'second' }, 'user-1');
+      await waitFor(() => seen.length === 2, 'both entries handled');
+      assert.equal(failures, 4);
+      assert.deepEqual(seen, ['first:1', 'second:1'], 'in order, each delivered once');
+      assert.equal(await bus.length(keys.deadLetterStream(s)), 0);
+      await waitFor(async () => (await bus.pendingCount(s, 'g')) === 0, 'both acknowledged');
     },
   );
 

@@ -41,7 +41,7 @@ describe('RedisSessionRegistry', () => {
     assert.deepEqual(await registry.sessionsOf('alice'), [session('gw-live', 'c0', 'alice', 'phone')]);
     assert.deepEqual(await registry.sessionsOf('bob'), []);
     assert.deepEqual(await fx.redis.smembers(keys.gateways()), ['gw-live'], 'the dead gateway is forgotten');
-    assert.equal(await fx.redis.exists(keys.session('gw-dead', 'c1')), 0);
+    assert.equal(await fx.redis.exists(keys.gatewaySessions('gw-dead')), 0);
     assert.equal(
       await fx.redis.exists(keys.deliveryStream('gw-dead')),
       0,
@@ -69,7 +69,8 @@ describe('RedisSessionRegistry', () => {
     assert.equal(await registry.dropGateway('gw1'), 5);
     assert.deepEqual(await registry.sessionsOf('alice'), [session('gw2', 'c0', 'alice')]);
     assert.deepEqual(await registry.sessionsOf('bob'), []);
-    assert.equal(await fx.redis.exists(keys.session('gw1', 'c1'), keys.gatewaySessions('gw1')), 0);
+    assert.equal(await fx.redis.exists(keys.gatewaySessions('gw1')), 0);
+    assert.deepEqual(await fx.redis.hkeys(keys.userSessions('bob')), []);
     assert.equal(await registry.isGatewayAlive('gw1'), true, 'the heartbeat is not touched');
   });
 
@@ -92,17 +93,39 @@ describe('RedisSessionRegistry', () => {
     assert.ok(ttl > 4000 && ttl <= 5000, `heartbeat TTL ${ttl}`);
   });
 
-  it('keeps sessions across connections and tidies index entries without a record', async () => {
+  it('keeps sessions across connections and ignores records that do not parse', async () => {
     const keys = fx.freshKeys();
     const writer = new RedisSessionRegistry(fx.client(), keys);
     await writer.bind(session('gw1', 'c1', 'alice', 'phone'));
     await writer.bind(session('gw1', 'c2', 'alice'));
     const reader = new RedisSessionRegistry(fx.client(), keys);
     assert.equal((await reader.sessionsOf('alice')).length, 2);
-    await fx.redis.del(keys.session('gw1', 'c2'));
-    await fx.redis.sadd(keys.userSessions('alice'), 'garbage');
+    await fx.redis.hset(keys.userSessions('alice'), 'gw1/c2', 'garbage', 'no-slash', '1abcdefabcdef{}');
     assert.deepEqual(await reader.sessionsOf('alice'), [session('gw1', 'c1', 'alice', 'phone')]);
-    assert.deepEqual(await fx.redis.smembers(keys.userSessions('alice')), ['gw1/c1']);
+    // another process unbinds and deactivates through the gateway's index
+    await reader.setActive('gw1', 'c1', false);
+    assert.deepEqual(await writer.sessionsOf('alice'), [
+      { ...session('gw1', 'c1', 'alice', 'phone'), active: false },
+    ]);
+    await reader.unbind('gw1', 'c1');
+    assert.deepEqual(await writer.sessionsOf('alice'), []);
+    assert.equal(await fx.redis.hexists(keys.gatewaySessions('gw1'), 'c1'), 0);
+  });
+
+  it('a late removal of an earlier bind never removes a newer bind of the same connection', async () => {
+    const keys = fx.freshKeys();
+    const old = new RedisSessionRegistry(fx.client(), keys);
+    const fresh = new RedisSessionRegistry(fx.client(), keys);
+    await old.bind(session('gw1', 'c1', 'alice'));
+    // the gateway restarts under its name: its connection c1 is bound again (to bob, then alice)
+    await fresh.bind(session('gw1', 'c1', 'bob'));
+    assert.deepEqual(await fresh.sessionsOf('alice'), [], 'rebinding to another user moves the session');
+    await fresh.bind(session('gw1', 'c1', 'alice', 'tablet'));
+    assert.deepEqual(await fresh.sessionsOf('bob'), []);
+    // the old process, which still remembers its own bind, unbinds late: the new bind stays
+    await old.setActive('gw1', 'c1', false);
+    await old.unbind('gw1', 'c1');
+    assert.deepEqual(await fresh.sessionsOf('alice'), [session('gw1', 'c1', 'alice', 'tablet')]);
   });
 
   it('refuses gateway IDs with a slash', async () => {

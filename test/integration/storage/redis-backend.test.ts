@@ -55,7 +55,6 @@ describe('createRedisBackend', () => {
           backend.keys.inboxCursors('alice'),
           backend.keys.inboxMessages('alice'),
           stream,
-          backend.keys.session('gw1', 'c1'),
           backend.keys.userSessions('alice'),
         ].sort(),
         'every key under the prefix',

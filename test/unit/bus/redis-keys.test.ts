@@ -1,5 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
+import calculateSlot from 'cluster-key-slot';
 import { createRedisKeys, fnv1a32, shardOf } from '../../../src/redis/redis-keys.ts';
 
 it('hashes with FNV-1a over UTF-8 (published test values)', () => {
@@ -31,7 +32,9 @@ it('names every key under the prefix', () => {
     keys.inboundStream(3),
     keys.deliveryStream('gw-1'),
     keys.storeStream(0),
-    keys.session('gw-1', 'c9'),
+    keys.gatewaySessions('gw-1'),
+    keys.documentTimes('alice@addr'),
+    keys.loginTimes('alice@addr'),
     keys.userSessions('alice@addr'),
     keys.gatewayHeartbeat('gw-1'),
     keys.gateways(),
@@ -71,5 +74,28 @@ it('keeps keys that one script touches in one cluster slot (same hash tag)', () 
     keys.inboxDelivered(user),
   ]) {
     assert.equal(tag(key), user, key);
+  }
+});
+
+it('puts the keys of every script call in one cluster slot (CRC16 of the hash tag, as Redis computes it)', () => {
+  for (const prefix of ['dim:', 'x:']) {
+    const keys = createRedisKeys(prefix);
+    const user = 'moky@4DnqXWdTV8wuZgfqSCX9GjE2kNq7HJrUgQ';
+    const gw = 'gateway-7';
+    const same = (...names: string[]) =>
+      assert.equal(new Set(names.map((n) => calculateSlot(n))).size, 1, names.join(' '));
+    same(keys.documents(user), keys.documentTimes(user));
+    same(keys.login(user), keys.loginTimes(user));
+    same(keys.gatewayHeartbeat(gw), keys.gatewaySessions(gw), keys.deliveryStream(gw));
+    same(
+      keys.inbox(user),
+      keys.inboxMessages(user),
+      keys.inboxDelivered(user),
+      keys.pushDevices(user),
+      keys.userSessions(user),
+    );
+    for (const stream of [keys.inboundStream(1), keys.storeStream(2), keys.deliveryStream(gw)]) {
+      same(stream, keys.deadLetterStream(stream));
+    }
   }
 });

@@ -4,7 +4,7 @@ import { BUS_DEFAULTS } from '../../../src/bus/bus-defaults.ts';
 import { isBusError } from '../../../src/bus/bus-error.ts';
 import { MemoryMessageBus } from '../../../src/bus/memory-message-bus.ts';
 import { resolveConsumerOptions } from '../../../src/bus/stream-consumer.ts';
-import { scriptSource, SCRIPTS } from '../../../src/redis/load-scripts.ts';
+import { scriptSource, SCRIPTS } from '../../../src/redis/redis-scripts.ts';
 
 const base = { stream: 's', group: 'g', consumer: 'c', handler: async () => {} };
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseRedisTarget } from '../../../src/redis/redis-connection.ts';
 import { ConfigError, loadConfig } from '../../../src/config/load-config.ts';
 import { DEFAULT_LIMITS } from '../../../src/config/station-config.ts';
 
@@ -57,6 +58,10 @@ describe('loadConfig', () => {
       { DIM_PROXY_PROTOCOL: 'maybe' },
       { DIM_VERIFY_ALL_MESSAGES: 'perhaps' },
       { DIM_REDIS_URL: 'http://x' },
+      { DIM_REDIS_URL: 'redis://a:7000,redis://b:7001/2' },
+      { DIM_REDIS_URL: 'redis://a:7000,rediss://b:7001' },
+      { DIM_REDIS_DURABILITY: 'always' },
+      { DIM_REDIS_REPLICA_TIMEOUT_MS: '0' },
       { DIM_LOG_LEVEL: 'loud' },
       { DIM_BUS_CLAIM_IDLE_MS: '0' },
       { DIM_CONFIG_FILE: '/nonexistent/file.json' },
@@ -114,6 +119,35 @@ describe('loadConfig: empty variables and port 0', () => {
       () => loadConfig({ DIM_PUBLIC_PORT: '0' }, '/'),
       (e: unknown) => e instanceof ConfigError,
     );
+  });
+
+  it('reads Redis Cluster seed nodes and the durability mode', () => {
+    const config = loadConfig(
+      {
+        DIM_REDIS_URL: 'redis://:secret@10.0.0.1:7000, redis://10.0.0.2:7001',
+        DIM_REDIS_DURABILITY: 'replica',
+        DIM_REDIS_REPLICA_TIMEOUT_MS: '250',
+      },
+      '/',
+    );
+    assert.equal(config.redisDurability, 'replica');
+    assert.equal(config.redisReplicaTimeoutMs, 250);
+    const target = parseRedisTarget(config.redisUrl!);
+    assert.equal(target.kind, 'cluster');
+    assert.deepEqual(target.nodes, [
+      { host: '10.0.0.1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+    ]);
+    assert.equal(target.password, 'secret');
+    assert.ok(!target.display.includes('secret'));
+    const defaults = loadConfig({}, '/');
+    assert.equal(defaults.redisDurability, 'write');
+    assert.equal(defaults.redisReplicaTimeoutMs, 1000);
+    assert.equal(parseRedisTarget('redis://h:1/3').kind, 'standalone');
+    assert.equal(parseRedisTarget('redis://h:1/3').db, 3);
+    assert.equal(parseRedisTarget('redis+cluster://h:1').kind, 'cluster');
+    assert.equal(parseRedisTarget('rediss://[::1]:6380').nodes[0]!.host, '::1');
+    assert.equal(parseRedisTarget('rediss://[::1]:6380').tls, true);
   });
 });
 

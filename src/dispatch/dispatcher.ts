@@ -21,6 +21,7 @@ import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import { EVERY_STATION, EVERYONE, tryParseId } from '../protocol/mkm/identifier.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
 import { isProtocolError } from '../protocol/protocol-error.ts';
+import type { PushHook } from '../push/push-trigger.ts';
 import type { SessionRecord, SessionRegistry } from '../registry/session-registry.ts';
 import type { AccountStore } from '../storage/account-store.ts';
 import { appendTrace } from '../streams/trace-splice.ts';
@@ -32,6 +33,7 @@ import {
   publishAll,
 } from '../streams/station-streams.ts';
 import type { InboundEntry, MessageOrigin, Outgoing, StationStreams } from '../streams/station-streams.ts';
+import type { FederationRouter } from '../federation/federation-router.ts';
 import type { StationCommands, StationReply } from './station-commands.ts';
 
 export interface DispatcherOptions {
@@ -43,6 +45,8 @@ export interface DispatcherOptions {
   readonly commands: StationCommands;
   /** Whether a gateway is alive (sessions of dead gateways are not delivered to). */
   readonly isGatewayAlive: (gatewayId: string) => Promise<boolean>;
+  /** Push notifications: told about every message stored for a receiver (src/push/push-trigger.ts). */
+  readonly push?: PushHook | undefined;
   readonly consumerName: string;
   readonly concurrency?: number;
   /** Entries pending this long at a dead consumer are reclaimed (ms, default the bus's 30 s). */
@@ -50,6 +54,8 @@ export interface DispatcherOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
+  /** Neighbour stations (src/federation): forwarding, broadcasts, roaming, queries. */
+  readonly federation?: FederationRouter;
 }
 
 export const DISPATCH_GROUP = 'dispatcher';
@@ -137,13 +143,17 @@ export class Dispatcher {
     const { origin } = inbound;
     const receiver = envelope.receiver;
     if (messenger.isForStation(receiver) || receiver.equals(EVERYONE) || receiver.equals(EVERY_STATION)) {
-      // Neighbour stations (for the broadcasts): forwarding is not configured in this deployment.
       await this.#forStation(inbound, envelope);
       return;
     }
     if (receiver.isBroadcast) {
       const name = receiver.name ?? '';
       const bot = tryParseId(this.#o.commands.resolveName(name));
+      if (bot === undefined && (name === 'apns' || name === 'c2dm')) {
+        // device-token reports: no external announcer bot is named, so the station keeps them itself
+        await this.#forStation(inbound, envelope);
+        return;
+      }
       if (bot === undefined || bot.isBroadcast || bot.isSameAs(envelope.sender)) {
         await this.#receipt(envelope, origin, 'Receiver not found.', {
           template: 'Cannot resolve ${name}.',
@@ -163,6 +173,7 @@ export class Dispatcher {
       return;
     }
     // the block list and the receiver's sessions are independent lookups: one round trip for both
+    const lookupAt = this.#now();
     const [blocked, sessions] = await Promise.all([
       this.#isBlocked(envelope),
       this.#activeSessions(receiver.naked().string, receiver.terminal),
@@ -174,7 +185,7 @@ export class Dispatcher {
       });
       return;
     }
-    await this.#deliver(inbound, envelope, receiver, sessions);
+    await this.#deliver(inbound, envelope, receiver, sessions, lookupAt);
   }
 
   /**
@@ -182,12 +193,17 @@ export class Dispatcher {
    * parsed here: commands keep it (a login message is handed to other users as is).
    */
   async #forStation(inbound: InboundEntry, envelope: ReliableMessage): Promise<void> {
+    const fed = this.#o.federation;
+    const broadcast = envelope.receiver.equals(EVERYONE) || envelope.receiver.equals(EVERY_STATION);
+    if (broadcast && fed !== undefined && !(await fed.acceptBroadcast(envelope))) return; // cycled or seen
     let content: Content;
     let message: ReliableMessage;
     try {
-      if (inbound.content === undefined) throw new Error('the gateway could not open it');
-      content = parseContent(JSON.parse(inbound.content));
       message = parseReliableMessage(inbound.msg);
+      // broadcasts the gateway did not open (device-token reports to apns@anywhere) carry plaintext data
+      if (inbound.content === undefined && !message.isBroadcast)
+        throw new Error('the gateway could not open it');
+      content = parseContent(JSON.parse(inbound.content ?? message.data));
     } catch (err) {
       const code = isProtocolError(err) ? err.code : 'BAD_CONTENT';
       this.#log.warn(
@@ -197,7 +213,12 @@ export class Dispatcher {
       return;
     }
     const now = this.#now();
-    await this.#reply(await this.#o.commands.process(message, content, now / 1000), inbound.origin);
+    const replies = await this.#o.commands.process(message, content, now / 1000);
+    // a broadcast a neighbour relayed: its sender hears from its own station, not from every station
+    if (!broadcast || inbound.origin.user === envelope.sender.naked().string)
+      await this.#reply(replies, inbound.origin);
+    await fed?.afterLocal(message, content);
+    if (broadcast) await fed?.forwardBroadcast(message);
   }
 
   async #isBlocked(message: ReliableMessage): Promise<boolean> {
@@ -217,8 +238,11 @@ export class Dispatcher {
     envelope: ReliableMessage,
     target: ID,
     activeSessions?: readonly SessionRecord[],
+    /** When the sessions were looked up (ms); now when looked up here. */
+    lookedUpAt?: number,
   ): Promise<void> {
     const { streams, messenger } = this.#o;
+    const lookupAt = lookedUpAt ?? this.#now();
     const now = this.#now();
     const station = messenger.identity.id.string;
     let msg: string;
@@ -231,6 +255,17 @@ export class Dispatcher {
     const user = target.naked().string;
     const sig = envelope.signatureText;
     const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
+    const via = sessions.length > 0 ? undefined : await this.#o.federation?.routeUser(envelope, msg, target);
+    if (via !== undefined) {
+      if (envelope.sender.isStation) return;
+      const redirected = this.#receiptReply(envelope, 'Message redirected.', {
+        template: 'Message redirected to ${did} via ${station}.',
+        replacements: { did: target.string, station: via },
+        extra: { neighbor: via },
+      });
+      await this.#reply([redirected], inbound.origin);
+      return;
+    }
     const entries: Outgoing[] = [
       streams.store({
         user,
@@ -238,6 +273,7 @@ export class Dispatcher {
         sig,
         time: Math.round((envelope.time ?? now / 1000) * 1000),
         msg,
+        at: lookupAt,
       }),
     ];
     for (const session of sessions) {
@@ -267,6 +303,8 @@ export class Dispatcher {
       entries.push(...(await this.#pack([receipt], inbound.origin)));
     }
     await publishAll(this.#o.bus, entries);
+    // stored: wake the receiver's devices that have no active session (a failure retries the entry)
+    await this.#o.push?.messageStored(envelope, target, sessions);
   }
 
   async #activeSessions(user: string, terminal: string | undefined): Promise<SessionRecord[]> {

@@ -8,18 +8,30 @@ import type { Logger } from 'pino';
 import type { StationConfig } from '../config/station-config.ts';
 import { Dispatcher } from '../dispatch/dispatcher.ts';
 import { StationCommands } from '../dispatch/station-commands.ts';
+import { BacklogAttachments } from '../gateway/backlog-attachments.ts';
 import { DeliveryConsumer } from '../gateway/delivery-consumer.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import type { StationIdentity } from '../identity/station-identity.ts';
 import { StationMessenger } from '../identity/station-messenger.ts';
+import { PushService } from '../push/push-service.ts';
+import type { PushProviders, DeliveryEvent } from '../push/push-sender.ts';
 import { IdentityDirectory } from '../storage/identity-directory.ts';
 import { StorageWorker } from '../storage/storage-worker.ts';
+import { Bridge } from '../federation/bridge.ts';
+import { FederationRouter } from '../federation/federation-router.ts';
+import { MemoryFederationStore } from '../federation/federation-store.ts';
+import type { FederationStore } from '../federation/federation-store.ts';
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
+import { RedisFederationStore } from '../federation/redis-federation-store.ts';
 import { BusInboundSink } from '../streams/bus-inbound-sink.ts';
 import { StationStreams } from '../streams/station-streams.ts';
 import type { Backend } from './backend.ts';
+import type { RedisBackend } from './redis-backend.ts';
+import { NOOP_METRICS, type StationMetrics } from '../ops/metrics.ts';
+import { meteredBus, meteredRegistry, meteredSink, meteredTarget } from '../ops/metered.ts';
 
-export type Role = 'gateway' | 'dispatcher' | 'storage';
-export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage'];
+export type Role = 'gateway' | 'dispatcher' | 'storage' | 'push' | 'bridge';
+export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'push', 'bridge'];
 
 export interface StationNodeOptions {
   readonly config: StationConfig;
@@ -31,6 +43,10 @@ export interface StationNodeOptions {
   readonly logger: Logger;
   /** Gateway heartbeat period (ms, default 5000). */
   readonly heartbeatMs?: number;
+  /** Where the roles record their metrics (default: nowhere). */
+  readonly metrics?: StationMetrics;
+  /** Push providers replacing the configured ones, and a delivery observer (tests, benchmarks). */
+  readonly push?: { readonly providers?: PushProviders; readonly onDelivery?: (e: DeliveryEvent) => void };
 }
 
 export class StationNode {
@@ -42,6 +58,10 @@ export class StationNode {
   #delivery: DeliveryConsumer | undefined;
   #dispatcher: Dispatcher | undefined;
   #storage: StorageWorker | undefined;
+  push: PushService | undefined;
+  /** Neighbour links (the `bridge` role, when neighbours are configured). */
+  bridge: Bridge | undefined;
+  #federationStore: FederationStore | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -59,7 +79,16 @@ export class StationNode {
 
   /** Start every role; resolves with the gateway's listening address when it runs one. */
   async start(): Promise<{ address: string; port: number } | undefined> {
-    const { config, backend, roles, instanceName, identity } = this.#o;
+    const { config, roles, instanceName, identity } = this.#o;
+    // the roles see the backend through metric observers (same behaviour, counted)
+    const metrics = this.#o.metrics ?? NOOP_METRICS;
+    const backend = {
+      ...this.#o.backend,
+      bus: meteredBus(this.#o.backend.bus, this.#o.backend.keys, metrics),
+      registry: meteredRegistry(this.#o.backend.registry, metrics),
+      isGatewayAlive: (id: string) => this.#o.backend.isGatewayAlive(id),
+      heartbeat: (id: string) => this.#o.backend.heartbeat(id),
+    };
     // The station knows itself: its meta and visa are answered like any other user's.
     await this.directory.acceptMeta(identity.id, identity.meta);
     await this.directory.acceptDocument(identity.visa, Date.now() / 1000);
@@ -75,14 +104,35 @@ export class StationNode {
       });
       this.#storage.start();
     }
+    if (roles.includes('dispatcher') || roles.includes('push')) {
+      const redis = (backend as { redis?: import('ioredis').Redis }).redis;
+      this.push = new PushService({
+        config: config.push,
+        engine:
+          backend.kind === 'redis' && redis !== undefined && config.redisUrl !== undefined
+            ? { kind: 'redis', redis, url: config.redisUrl }
+            : { kind: 'memory' },
+        keys: backend.keys,
+        accounts: backend.accounts,
+        directory: this.directory,
+        produce: roles.includes('dispatcher'),
+        consume: roles.includes('push'),
+        logger: this.#log,
+        ...this.#o.push,
+      });
+      this.push.start();
+    }
     if (roles.includes('dispatcher')) {
       const commands = new StationCommands({
         stationId: identity.id,
         directory: this.directory,
         accounts: backend.accounts,
         ans: config.ans,
+        push: this.push?.registrar,
       });
+      const federation = this.#federation();
       this.#dispatcher = new Dispatcher({
+        ...(federation === undefined ? {} : { federation }),
         bus: backend.bus,
         streams,
         registry: backend.registry,
@@ -90,14 +140,33 @@ export class StationNode {
         messenger: this.messenger,
         commands,
         isGatewayAlive: (id) => backend.isGatewayAlive(id),
+        push: this.push?.hook,
         consumerName: instanceName,
         claimIdleMs: config.busClaimIdleMs,
         logger: this.#log,
       });
       this.#dispatcher.start();
     }
+    const sink = meteredSink(new BusInboundSink(backend.bus, streams), metrics);
+    if (roles.includes('bridge') && this.#neighbours().length > 0) {
+      this.bridge = new Bridge({
+        identity,
+        neighbours: this.#neighbours(),
+        trustedStations: new Set(config.trustedStations),
+        store: this.#fedStore(),
+        bus: backend.bus,
+        keys: backend.keys,
+        streams,
+        sink,
+        directory: this.directory,
+        messenger: this.messenger,
+        instanceName,
+        maxBackoffMs: config.federationMaxBackoffMs,
+        logger: this.#log,
+      });
+      await this.bridge.start();
+    }
     if (!roles.includes('gateway')) return undefined;
-    const sink = new BusInboundSink(backend.bus, streams);
     this.gateway = new Gateway({
       gatewayId: instanceName,
       config,
@@ -106,13 +175,15 @@ export class StationNode {
       sink,
       registry: backend.registry,
       logger: this.#log,
+      metrics,
     });
     this.#delivery = new DeliveryConsumer({
       bus: backend.bus,
       streams,
-      gateway: this.gateway,
+      gateway: meteredTarget(this.gateway, metrics),
       sink,
       logger: this.#log,
+      attachments: new BacklogAttachments(this.directory),
     });
     // A process that died under this name (and whose heartbeat may still be current) left sessions
     // recorded here: none of them is ours, and routing to them would report offline users as online.
@@ -134,14 +205,67 @@ export class StationNode {
     return this.gateway.start();
   }
 
-  /** Ordered drain; idempotent. */
-  close(): Promise<void> {
+  #fedStore(): FederationStore {
+    const backend = this.#o.backend;
+    this.#federationStore ??=
+      backend.kind === 'redis'
+        ? new RedisFederationStore((backend as RedisBackend).redis, backend.keys)
+        : new MemoryFederationStore();
+    return this.#federationStore;
+  }
+
+  /** Configured neighbours, without this station (a shared stations file lists it too). */
+  #neighbours(): readonly NeighbourSpec[] {
+    const self = this.#o.identity.id.naked().string;
+    return this.#o.config.neighbors.filter((n) => n.id !== self);
+  }
+
+  /** The dispatcher's federation router, when neighbours are configured. */
+  #federation(): FederationRouter | undefined {
+    const { config, backend, identity } = this.#o;
+    if (this.#neighbours().length === 0) return undefined;
+    return new FederationRouter({
+      self: identity.id,
+      neighbours: this.#neighbours().map((n) => n.id),
+      store: this.#fedStore(),
+      bus: backend.bus,
+      keys: backend.keys,
+      queueLimit: config.federationQueueLimit,
+      accounts: backend.accounts,
+      inbox: backend.inbox,
+      directory: this.directory,
+      messenger: this.messenger,
+      logger: this.#log,
+    });
+  }
+
+  /**
+   * Ordered drain; idempotent. With `drainWindowMs`, the gateway first closes its clients gradually over
+   * that window (lame duck: it keeps delivering to those still connected and keeps its heartbeat so the
+   * dispatcher still routes to them); then delivery stops, the dispatcher and storage worker finish what
+   * they hold, and the backend is released.
+   */
+  close(
+    options: {
+      readonly drainWindowMs?: number;
+      /** Runs after the roles stopped, before the backend is released (e.g. withdraw announcements). */
+      readonly beforeRelease?: () => Promise<void>;
+    } = {},
+  ): Promise<void> {
     this.#closing ??= (async () => {
+      if (this.gateway !== undefined && options.drainWindowMs !== undefined && options.drainWindowMs > 0) {
+        await this.gateway.drain(options.drainWindowMs);
+      }
       clearInterval(this.#heartbeat);
       await this.gateway?.close();
       await this.#delivery?.close();
+      await this.bridge?.close();
       await this.#dispatcher?.close();
       await this.#storage?.close();
+      await this.push?.close();
+      await options.beforeRelease?.().catch((err: unknown) => {
+        this.#log.warn({ code: 'SHUTDOWN_STEP_FAILED', err: String(err) }, 'shutdown step failed');
+      });
       await this.#o.backend.close();
       this.#log.info({ code: 'NODE_CLOSED' }, 'station node stopped');
     })();

@@ -62,6 +62,38 @@ export interface RedisKeys {
   documentTimes(id: string): string;
   /** Hash: terminal ('' for none) → the stored login's time (seconds). */
   loginTimes(id: string): string;
+
+  // Push notifications (src/push/): every per-user key carries the user as hash tag, so that the push
+  // scripts (push-note.lua, push-take.lua) touch one cluster slot.
+  /** String: the user's device tokens (JSON list, newest first). */
+  pushDevices(user: string): string;
+  /** String with a TTL: marks a message (signature digest) as noted for push (dispatcher retries). */
+  pushSeen(user: string, sigDigest: string): string;
+  /** List: messages waiting for the user's next notification (coalescing window). */
+  pushPending(user: string): string;
+  /** String: the user's badge count (unread messages since the last login / report online). */
+  pushBadge(user: string): string;
+  /** Hash: the batch a push job took, and which devices it has notified. */
+  pushBatch(user: string, jobId: string): string;
+  /** BullMQ key prefix of the push queue: one hash tag, so every queue key is in one cluster slot. */
+  pushQueuePrefix(): string;
+  // Federation (src/federation): neighbour queues and their bookkeeping, one hash tag per neighbour
+  /** Stream: messages waiting to go to a neighbour station (consumed by the bridge that owns its link). */
+  federationQueue(neighbour: string): string;
+  /** Sorted set: signatures queued for a neighbour (member = `<receiver> <sig>`, score = queued at, ms). */
+  federationQueued(neighbour: string): string;
+  /** String with a TTL: the bridge process that owns the link to a neighbour. */
+  federationLinkOwner(neighbour: string): string;
+  /** Hash: neighbour → its link state JSON (inspection). */
+  federationLinks(): string;
+  /** String with a TTL: a broadcast (or neighbour query) already handled here (dedup across the mesh). */
+  federationSeen(key: string): string;
+
+  // Operations (src/ops/): processes announce their ops server for dimctl and dashboards
+  /** Set: the names of the processes that announced themselves. */
+  opsInstances(): string;
+  /** String (JSON InstanceInfo) with a TTL: one process's announcement. */
+  opsInstance(name: string): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -124,5 +156,20 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     inboxDelivered: (user) => `${p}inbox:{${user}}:delivered`,
     documentTimes: (id) => `${p}documents:${id}:times`,
     loginTimes: (id) => `${p}login:${id}:times`,
+
+    pushDevices: (user) => `${p}push:{${user}}:devices`,
+    pushSeen: (user, sigDigest) => `${p}push:{${user}}:seen:${sigDigest}`,
+    pushPending: (user) => `${p}push:{${user}}:pending`,
+    pushBadge: (user) => `${p}push:{${user}}:badge`,
+    pushBatch: (user, jobId) => `${p}push:{${user}}:batch:${jobId}`,
+    pushQueuePrefix: () => `{${p}push}`,
+    federationQueue: (neighbour) => `${p}fed:{${neighbour}}:queue`,
+    federationQueued: (neighbour) => `${p}fed:{${neighbour}}:queued`,
+    federationLinkOwner: (neighbour) => `${p}fed:{${neighbour}}:owner`,
+    federationLinks: () => `${p}fed:links`,
+    federationSeen: (key) => `${p}fed:seen:${key}`,
+
+    opsInstances: () => `${p}ops:instances`,
+    opsInstance: (name) => `${p}ops:instance:${name}`,
   };
 }

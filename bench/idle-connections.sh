@@ -93,10 +93,12 @@ while :; do
   open=$(find "/proc/$station/fd" -maxdepth 1 2>/dev/null | wc -l)
   echo "$(($(date +%s) - t0)) s: station fds $open, RSS $(($(rss) / 1048576)) MiB, $ready/$procs processes set up" >>"$out/progress.log"
   [ "$ready" -ge "$procs" ] && break
-  for g in "${gens[@]}"; do kill -0 "$g" 2>/dev/null || {
-    echo "a generator process ended before its set-up" >&2
-    exit 1
-  }; done
+  for p in "${!gens[@]}"; do
+    if ! kill -0 "${gens[$p]}" 2>/dev/null && [ ! -e "$out/ready-$p.json" ]; then
+      echo "generator process $p ended before its set-up (see $out/idle-$p.log)" >&2
+      exit 1
+    fi
+  done
   sleep 5
 done
 setup_s=$(($(date +%s) - t0))

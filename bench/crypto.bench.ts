@@ -24,6 +24,8 @@ import {
   ecdsaVerifyNoble,
   ecdsaVerifyNode,
 } from '../src/protocol/crypto/ecc.ts';
+import { compactToDer, derToCompact } from '../src/protocol/crypto/ecdsa-der.ts';
+import { secp256k1Backend, wasmSign, wasmVerify } from '../src/protocol/crypto/secp256k1-backend.ts';
 import {
   base64Decode,
   hexDecode,
@@ -152,10 +154,20 @@ const ZERO_IV = new Uint8Array(16);
 const cases: Case[] = [
   {
     group: 'secp256k1 verify (DER, high-S accepted)',
-    impl: 'libsecp256k1 wasm (EccPublicKey.verify)',
+    impl: `libsecp256k1 ${secp256k1Backend} (EccPublicKey.verify)`,
     production: true,
     check: () => eccVectors.every(([k, m, s]) => k.verify(m, s)) && !eccPub.verify(utf8Encode('x'), helloSig),
     run: () => eccPub.verify(helloMsg, helloSig),
+  },
+  {
+    group: 'secp256k1 verify (DER, high-S accepted)',
+    impl: 'libsecp256k1 wasm (tiny-secp256k1)',
+    production: secp256k1Backend === 'wasm',
+    check: () =>
+      eccVectors.every(([k, m, s]) =>
+        wasmVerify(sha256(m), k.point, derToCompact(s) ?? new Uint8Array(64)),
+      ) && !wasmVerify(sha256(utf8Encode('x')), eccPub.point, derToCompact(helloSig) ?? new Uint8Array(64)),
+    run: () => wasmVerify(sha256(helloMsg), eccPub.point, derToCompact(helloSig) ?? new Uint8Array(64)),
   },
   {
     group: 'secp256k1 verify (DER, high-S accepted)',
@@ -175,7 +187,7 @@ const cases: Case[] = [
   },
   {
     group: 'secp256k1 sign (DER, low-S)',
-    impl: 'libsecp256k1 wasm, RFC 6979 (EccPrivateKey.sign)',
+    impl: `libsecp256k1 ${secp256k1Backend}, RFC 6979 (EccPrivateKey.sign)`,
     production: true,
     check: () => {
       for (let i = 0; i < 16; i++) {
@@ -185,6 +197,20 @@ const cases: Case[] = [
       return true;
     },
     run: () => eccPriv.sign(signMessage),
+  },
+  {
+    group: 'secp256k1 sign (DER, low-S)',
+    impl: 'libsecp256k1 wasm (tiny-secp256k1), RFC 6979',
+    production: secp256k1Backend === 'wasm',
+    check: () => {
+      const scalar = hexDecode(eccPriv.toDict().data as string);
+      for (let i = 0; i < 16; i++) {
+        const s = compactToDer(wasmSign(sha256(utf8Encode(`${i}`)), scalar));
+        if (!secp256k1.verify(s, utf8Encode(`${i}`), eccPub.point, { format: 'der' })) return false;
+      }
+      return true;
+    },
+    run: () => compactToDer(wasmSign(sha256(signMessage), hexDecode(eccPriv.toDict().data as string))),
   },
   {
     group: 'secp256k1 sign (DER, low-S)',

@@ -8,12 +8,18 @@
 # Ports: DIM_CLUSTER_PORT (default 19394; the embedded station's port too), REDIS_PORT (19390),
 # GATEWAY1_PORT (19401), GATEWAY2_PORT (19402). Station settings pass through the environment
 # (e.g. DIM_VERIFY_ALL_MESSAGES=true).
+# With --embedded: STATION_DIR runs the station of another checkout (e.g. a baseline worktree for
+# alternating rounds; the load generator stays this checkout's), STATION_NODE_OPTIONS adds node flags to
+# the station only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--max-semi-space-size=2"), and
+# SCENARIO picks the load-generator scenario (relay, default; or logins, with its own options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DIM_CLUSTER_PORT=${DIM_CLUSTER_PORT:-19394} REDIS_PORT=${REDIS_PORT:-19390}
 export GATEWAY1_PORT=${GATEWAY1_PORT:-19401} GATEWAY2_PORT=${GATEWAY2_PORT:-19402}
 export CLUSTER_DIR=${CLUSTER_DIR:-$(mktemp -d /tmp/dim-station-cpu.XXXXXX)}
 NODE=${NODE:-$PWD/node_modules/.bin/node}
+STATION_DIR=${STATION_DIR:-$PWD}
+SCENARIO=${SCENARIO:-relay}
 embedded=false
 if [ "${1:-}" = "--embedded" ]; then
   embedded=true
@@ -22,10 +28,12 @@ fi
 if $embedded; then
   roles=(station)
   # exec: the recorded PID is the station's own (signals and /proc reach it, not a wrapper shell)
+  # shellcheck disable=SC2086 # STATION_NODE_OPTIONS is a list of flags
   DIM_PORT=$DIM_CLUSTER_PORT DIM_KEY_FILE="$CLUSTER_DIR/station.json" DIM_LOG_LEVEL=${DIM_LOG_LEVEL:-warn} \
-    sh -c 'echo $$ >"$0/station.pid"; exec "$1" workers/station.ts' "$CLUSTER_DIR" "$NODE" \
-    >"$CLUSTER_DIR/station.log" 2>&1 &
-  trap 'kill -TERM "$(cat "$CLUSTER_DIR/station.pid")" 2>/dev/null || true' EXIT
+    sh -c 'echo $$ >"$0/station.pid"; cd "$1"; shift; exec "$@" workers/station.ts' "$CLUSTER_DIR" \
+    "$STATION_DIR" "$NODE" ${STATION_NODE_OPTIONS:-} >"$CLUSTER_DIR/station.log" 2>&1 &
+  # the station drains and exits on SIGTERM (a --cpu-prof profile is written then: STOP_WAIT_SECONDS)
+  trap 'kill -TERM "$(cat "$CLUSTER_DIR/station.pid")" 2>/dev/null || true; sleep "${STOP_WAIT_SECONDS:-0}"' EXIT
 else
   roles=(gateway-1 gateway-2 dispatcher-1 storage-1 redis haproxy)
   trap 'deploy/local-cluster.sh stop >/dev/null 2>&1 || true' EXIT
@@ -56,11 +64,12 @@ done
 for r in "${roles[@]}"; do idle[$r]=$((before[$r] - idle0[$r])); done
 out=$(mktemp)
 t0=$(now_ms)
-"$NODE" bench/loadgen/cli.ts relay --target "127.0.0.1:$DIM_CLUSTER_PORT" --json --quiet "$@" >"$out"
+"$NODE" bench/loadgen/cli.ts "$SCENARIO" --target "127.0.0.1:$DIM_CLUSTER_PORT" --json --quiet "$@" >"$out"
 t1=$(now_ms)
 hz=$(getconf CLK_TCK)
-delivered=$("$NODE" -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));let d=0;for(const p of r.result.phases)d+=p.counts.delivered;console.log(d)' "$out")
-"$NODE" -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));for(const p of r.result.phases){const l=p.latencyMs.delivery;console.log(`phase ${p.label}: rate ${p.targetRate}/s sent ${p.counts.sent} delivered ${p.counts.delivered} lost ${p.counts.lost} dup ${p.counts.duplicated} receipts ${p.counts.receipts} p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms; generator CPU ${p.generator.cpuPercent}%`)}' "$out"
+# relay: messages delivered; logins: logins completed (the per-unit column is then CPU ms per login)
+delivered=$("$NODE" -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).result;let d=0;if(r.phases)for(const p of r.phases)d+=p.counts.delivered;else d=r.completed;console.log(d)' "$out")
+"$NODE" -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));if(!r.result.phases){const x=r.result;console.log(`logins: ${x.completed} in ${x.seconds} s (${x.rates.loginsPerSecond}/s), failures ${JSON.stringify(x.failures)}, total p50 ${x.latencyMs.total.p50} ms p99 ${x.latencyMs.total.p99} ms; generator CPU ${x.generator.cpuPercent}%`)}else for(const p of r.result.phases){const l=p.latencyMs.delivery;console.log(`phase ${p.label}: rate ${p.targetRate}/s sent ${p.counts.sent} delivered ${p.counts.delivered} lost ${p.counts.lost} dup ${p.counts.duplicated} receipts ${p.counts.receipts} p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms; generator CPU ${p.generator.cpuPercent}%`)}' "$out"
 echo "run $(((t1 - t0) / 1000)) s (set-up and grace included); idle CPU measured over $(((i1 - i0) / 1000)) s and subtracted"
 echo "role           run CPU s  idle CPU %   kernel %   CPU ms per delivered message, idle subtracted ($delivered delivered)"
 total=0

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * Station process entry point (wiring only).
- *   node workers/station.ts [all | gateway | dispatcher | storage | bridge ...]
- * (workers/gateway.ts, dispatcher.ts and storage.ts run one role each.)
+ *   node workers/station.ts [all | gateway | dispatcher | storage | push | bridge ...]
+ * (workers/gateway.ts, dispatcher.ts, storage.ts and push.ts run one role each.)
  * Without DIM_REDIS_URL every role runs in this one process on the embedded in-memory engine.
  * Settings: environment variables / DIM_CONFIG_FILE (see README). SIGTERM / SIGINT drain in order.
  */
@@ -21,7 +21,7 @@ function parseRoles(args: string[]): Role[] {
   const roles: Role[] = [];
   for (const arg of args) {
     if (!(ALL_ROLES as readonly string[]).includes(arg))
-      throw new ConfigError(`unknown role "${arg}" (all, gateway, dispatcher, storage, bridge)`);
+      throw new ConfigError(`unknown role "${arg}" (all, gateway, dispatcher, storage, push, bridge)`);
     roles.push(arg as Role);
   }
   return roles;

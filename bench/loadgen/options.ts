@@ -60,6 +60,10 @@ export interface LoadgenOptions {
   readonly connections: number;
   readonly pingIntervalS: number;
   readonly pids: readonly number[];
+  /** Hold until this wall-clock time (ms since the epoch) instead of --duration after the set-up. */
+  readonly holdUntilMs: number | undefined;
+  /** Written (JSON: connected, failed, at) once the set-up is done. */
+  readonly readyFile: string | undefined;
   // backlog
   readonly messages: number;
   readonly drainTimeoutS: number;
@@ -80,6 +84,9 @@ scenarios:
               (default 16) for --duration D; with --pid PID (repeatable: every gateway) the station's RSS
               per connection (from /proc/PID/status; use a freshly started gateway), and the generator's
               own (heap after a GC with node --expose-gc). --pool below N reuses users (default ≤ 1000).
+              For runs spread over several generator processes (bench/idle-connections.sh):
+              --hold-until EPOCH_MS holds until that time instead of for --duration, and
+              --ready-file PATH is written once this process's connections are set up.
   backlog     --messages N stored for an offline receiver by --senders S (default 1) at --rate R, then,
               --settle s (default 1) after the last OK, the receiver connects: time until all N are
               delivered (at most --drain-timeout s, default 60). The receiver first connects once to
@@ -191,6 +198,8 @@ export function parseOptions(argv: readonly string[]): LoadgenOptions | undefine
         connections: { type: 'string' },
         'ping-interval': { type: 'string' },
         pid: { type: 'string', multiple: true },
+        'hold-until': { type: 'string' },
+        'ready-file': { type: 'string' },
         messages: { type: 'string' },
         'drain-timeout': { type: 'string' },
         settle: { type: 'string' },
@@ -277,6 +286,8 @@ export function parseOptions(argv: readonly string[]): LoadgenOptions | undefine
     connections: int(v.connections, 'connections', 100, 1),
     pingIntervalS: num(v['ping-interval'], 'ping-interval', 16, 0.01),
     pids,
+    holdUntilMs: v['hold-until'] === undefined ? undefined : int(v['hold-until'], 'hold-until', 0, 1),
+    readyFile: v['ready-file'],
     messages: int(v.messages, 'messages', 100, 1),
     drainTimeoutS: num(v['drain-timeout'], 'drain-timeout', 60, 0.001),
     settleS: num(v.settle, 'settle', 1, 0),

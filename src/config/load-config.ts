@@ -13,8 +13,14 @@ import {
   parseStationsFile,
 } from '../federation/neighbour-list.ts';
 import type { NeighbourSpec } from '../federation/neighbour-list.ts';
-import { DEFAULT_LIMITS } from './station-config.ts';
-import type { LimitsConfig, LogLevel, ProxyProtocolMode, StationConfig } from './station-config.ts';
+import { DEFAULT_LIMITS, DEFAULT_PUSH } from './station-config.ts';
+import type {
+  LimitsConfig,
+  LogLevel,
+  ProxyProtocolMode,
+  PushConfig,
+  StationConfig,
+} from './station-config.ts';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -172,6 +178,109 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
       'DIM_FEDERATION_MAX_BACKOFF_MS',
       pick('DIM_FEDERATION_MAX_BACKOFF_MS', 'federationMaxBackoffMs') ?? 30_000,
     ),
+    push: loadPushConfig(fromEnv, file, cwd),
+  };
+}
+
+// ---- push notifications ------------------------------------------------------------------------------
+
+/** Environment variable → field of the `push` block (numbers). */
+export const PUSH_NUMBER_VARIABLES = {
+  DIM_PUSH_COALESCE_MS: 'coalesceMs',
+  DIM_PUSH_CONCURRENCY: 'concurrency',
+  DIM_PUSH_ATTEMPTS: 'attempts',
+  DIM_PUSH_BACKOFF_MS: 'backoffMs',
+  DIM_PUSH_MAX_BACKOFF_MS: 'maxBackoffMs',
+  DIM_PUSH_RATE_PER_SECOND: 'ratePerSecond',
+  DIM_PUSH_LOCK_MS: 'lockDurationMs',
+} as const;
+
+function httpUrl(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^https?:\/\/[^\s]+$/.test(value))
+    throw new ConfigError(`${name} must be an http:// or https:// URL`);
+  return value;
+}
+
+function loadPushConfig(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+  cwd: string,
+): PushConfig {
+  const block = (file['push'] ?? {}) as Record<string, unknown>;
+  const sub = (name: string): Record<string, unknown> => (block[name] ?? {}) as Record<string, unknown>;
+  const apnsFile = sub('apns');
+  const fcmFile = sub('fcm');
+  const webhookFile = sub('webhook');
+  const str = (variable: string, value: unknown): string | undefined => {
+    const v = fromEnv(variable) ?? value;
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string') throw new ConfigError(`${variable} must be a string`);
+    return v;
+  };
+  const numbers: Record<string, number> = { ...DEFAULT_PUSH };
+  for (const [variable, key] of Object.entries(PUSH_NUMBER_VARIABLES)) {
+    const value = fromEnv(variable) ?? block[key];
+    if (value === undefined) continue;
+    if (key === 'coalesceMs' && (value === 0 || value === '0')) numbers[key] = 0;
+    else numbers[key] = positiveInt(variable, value);
+  }
+  if (numbers['attempts']! > 100) throw new ConfigError('DIM_PUSH_ATTEMPTS must be at most 100');
+
+  const keyFile = str('DIM_PUSH_APNS_KEY_FILE', apnsFile['keyFile']);
+  let apns: PushConfig['apns'];
+  if (keyFile !== undefined) {
+    const keyId = str('DIM_PUSH_APNS_KEY_ID', apnsFile['keyId']);
+    const teamId = str('DIM_PUSH_APNS_TEAM_ID', apnsFile['teamId']);
+    if (keyId === undefined || !/^[A-Z0-9]{10}$/.test(keyId))
+      throw new ConfigError('DIM_PUSH_APNS_KEY_ID must be the 10-character key ID of the .p8 key');
+    if (teamId === undefined || !/^[A-Z0-9]{10}$/.test(teamId))
+      throw new ConfigError('DIM_PUSH_APNS_TEAM_ID must be the 10-character team ID');
+    const productionUrl = str('DIM_PUSH_APNS_URL', apnsFile['productionUrl']);
+    const sandboxUrl = str('DIM_PUSH_APNS_SANDBOX_URL', apnsFile['sandboxUrl']);
+    apns = {
+      keyFile: resolve(cwd, keyFile),
+      keyId,
+      teamId,
+      topic: str('DIM_PUSH_APNS_TOPIC', apnsFile['topic']),
+      sandbox: bool(
+        'DIM_PUSH_APNS_SANDBOX',
+        fromEnv('DIM_PUSH_APNS_SANDBOX') ?? apnsFile['sandbox'] ?? false,
+      ),
+      productionUrl: productionUrl === undefined ? undefined : httpUrl('DIM_PUSH_APNS_URL', productionUrl),
+      sandboxUrl: sandboxUrl === undefined ? undefined : httpUrl('DIM_PUSH_APNS_SANDBOX_URL', sandboxUrl),
+    };
+  }
+
+  const accountFile = str('DIM_PUSH_FCM_SERVICE_ACCOUNT_FILE', fcmFile['serviceAccountFile']);
+  let fcm: PushConfig['fcm'];
+  if (accountFile !== undefined) {
+    const url = str('DIM_PUSH_FCM_URL', fcmFile['url']);
+    const tokenUri = str('DIM_PUSH_FCM_TOKEN_URI', fcmFile['tokenUri']);
+    fcm = {
+      serviceAccountFile: resolve(cwd, accountFile),
+      url: url === undefined ? undefined : httpUrl('DIM_PUSH_FCM_URL', url),
+      tokenUri: tokenUri === undefined ? undefined : httpUrl('DIM_PUSH_FCM_TOKEN_URI', tokenUri),
+      channelId: str('DIM_PUSH_FCM_CHANNEL_ID', fcmFile['channelId']),
+    };
+  }
+
+  const webhookUrl = str('DIM_PUSH_WEBHOOK_URL', webhookFile['url']);
+  let webhook: PushConfig['webhook'];
+  if (webhookUrl !== undefined) {
+    const secret = str('DIM_PUSH_WEBHOOK_SECRET', webhookFile['secret']);
+    if (secret === undefined || secret.length < 16)
+      throw new ConfigError(
+        'DIM_PUSH_WEBHOOK_SECRET must be set (at least 16 characters) with DIM_PUSH_WEBHOOK_URL',
+      );
+    webhook = { url: httpUrl('DIM_PUSH_WEBHOOK_URL', webhookUrl), secret };
+  }
+  const caFile = str('DIM_PUSH_CA_FILE', block['caFile']);
+  return {
+    ...(numbers as unknown as typeof DEFAULT_PUSH),
+    apns,
+    fcm,
+    webhook,
+    caFile: caFile === undefined ? undefined : resolve(cwd, caFile),
   };
 }
 

@@ -65,7 +65,73 @@ export interface StationConfig {
   readonly federationQueueLimit: number;
   /** Longest pause between reconnect attempts to a neighbour (ms, default 30 s). */
   readonly federationMaxBackoffMs: number;
+  /** Push notifications (APNs, FCM, webhook); see PushConfig. */
+  readonly push: PushConfig;
 }
+
+// ---- push notifications (src/push/) ------------------------------------------------------------------
+
+export interface ApnsConfig {
+  /** The `.p8` token-auth key file (read at startup, never logged). */
+  readonly keyFile: string;
+  readonly keyId: string;
+  readonly teamId: string;
+  /** Bundle ID for devices that report no `topic`. */
+  readonly topic: string | undefined;
+  /** Environment for devices that report no `sandbox` flag. */
+  readonly sandbox: boolean;
+  /** Endpoint overrides (tests, proxies); default api.push.apple.com / api.sandbox.push.apple.com. */
+  readonly productionUrl: string | undefined;
+  readonly sandboxUrl: string | undefined;
+}
+
+export interface FcmConfig {
+  /** The service-account JSON file (read at startup, never logged). */
+  readonly serviceAccountFile: string;
+  /** API base URL override (default https://fcm.googleapis.com). */
+  readonly url: string | undefined;
+  /** Token endpoint override (default: the service account's token_uri). */
+  readonly tokenUri: string | undefined;
+  /** Android notification channel ID. */
+  readonly channelId: string | undefined;
+}
+
+export interface WebhookConfig {
+  readonly url: string;
+  /** HMAC key (Standard Webhooks; `whsec_<base64>` or any string). Never logged. */
+  readonly secret: string;
+}
+
+export interface PushConfig {
+  readonly apns: ApnsConfig | undefined;
+  readonly fcm: FcmConfig | undefined;
+  readonly webhook: WebhookConfig | undefined;
+  /** Extra CA certificates (PEM file) trusted for the providers' TLS (private gateways, tests). */
+  readonly caFile: string | undefined;
+  /** Messages for one user within this window make one notification (ms; 0 = none). */
+  readonly coalesceMs: number;
+  /** Push jobs run in parallel per worker process. */
+  readonly concurrency: number;
+  /** Runs per job, the first included. */
+  readonly attempts: number;
+  /** First retry delay (ms), doubled per attempt, with jitter, up to maxBackoffMs. */
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+  /** Requests per second per provider (token bucket, burst = one second's worth). */
+  readonly ratePerSecond: number;
+  /** A job whose worker stops renewing its lock for this long is recovered by another worker (ms). */
+  readonly lockDurationMs: number;
+}
+
+export const DEFAULT_PUSH: Omit<PushConfig, 'apns' | 'fcm' | 'webhook' | 'caFile'> = {
+  coalesceMs: 1000,
+  concurrency: 64,
+  attempts: 8,
+  backoffMs: 1000,
+  maxBackoffMs: 5 * 60_000,
+  ratePerSecond: 20_000,
+  lockDurationMs: 30_000,
+};
 
 export const DEFAULT_LIMITS: LimitsConfig = {
   maxFrameBytes: 1024 * 1024,

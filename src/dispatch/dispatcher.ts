@@ -21,6 +21,7 @@ import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import { EVERY_STATION, EVERYONE, tryParseId } from '../protocol/mkm/identifier.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
 import { isProtocolError } from '../protocol/protocol-error.ts';
+import type { PushHook } from '../push/push-trigger.ts';
 import type { SessionRecord, SessionRegistry } from '../registry/session-registry.ts';
 import type { AccountStore } from '../storage/account-store.ts';
 import { appendTrace } from '../streams/trace-splice.ts';
@@ -44,6 +45,8 @@ export interface DispatcherOptions {
   readonly commands: StationCommands;
   /** Whether a gateway is alive (sessions of dead gateways are not delivered to). */
   readonly isGatewayAlive: (gatewayId: string) => Promise<boolean>;
+  /** Push notifications: told about every message stored for a receiver (src/push/push-trigger.ts). */
+  readonly push?: PushHook | undefined;
   readonly consumerName: string;
   readonly concurrency?: number;
   /** Entries pending this long at a dead consumer are reclaimed (ms, default the bus's 30 s). */
@@ -146,6 +149,11 @@ export class Dispatcher {
     if (receiver.isBroadcast) {
       const name = receiver.name ?? '';
       const bot = tryParseId(this.#o.commands.resolveName(name));
+      if (bot === undefined && (name === 'apns' || name === 'c2dm')) {
+        // device-token reports: no external announcer bot is named, so the station keeps them itself
+        await this.#forStation(inbound, envelope);
+        return;
+      }
       if (bot === undefined || bot.isBroadcast || bot.isSameAs(envelope.sender)) {
         await this.#receipt(envelope, origin, 'Receiver not found.', {
           template: 'Cannot resolve ${name}.',
@@ -190,9 +198,11 @@ export class Dispatcher {
     let content: Content;
     let message: ReliableMessage;
     try {
-      if (inbound.content === undefined) throw new Error('the gateway could not open it');
-      content = parseContent(JSON.parse(inbound.content));
       message = parseReliableMessage(inbound.msg);
+      // broadcasts the gateway did not open (device-token reports to apns@anywhere) carry plaintext data
+      if (inbound.content === undefined && !message.isBroadcast)
+        throw new Error('the gateway could not open it');
+      content = parseContent(JSON.parse(inbound.content ?? message.data));
     } catch (err) {
       const code = isProtocolError(err) ? err.code : 'BAD_CONTENT';
       this.#log.warn(
@@ -288,6 +298,8 @@ export class Dispatcher {
       entries.push(...(await this.#pack([receipt], inbound.origin)));
     }
     await publishAll(this.#o.bus, entries);
+    // stored: wake the receiver's devices that have no active session (a failure retries the entry)
+    await this.#o.push?.messageStored(envelope, target, sessions);
   }
 
   async #activeSessions(user: string, terminal: string | undefined): Promise<SessionRecord[]> {

@@ -14,6 +14,9 @@ import {
   parseMetaCommand,
 } from '../protocol/dkd/document-commands.ts';
 import { parseLogin } from '../protocol/dkd/login-command.ts';
+import { parseReport } from '../protocol/dkd/report-command.ts';
+import type { DeviceRegistrar } from '../push/device-registrar.ts';
+import { DeviceTokenError, isDeviceTokenTitle } from '../push/device-token.ts';
 import { buildReceipt } from '../protocol/dkd/receipt-command.ts';
 import type { ReceiptOptions } from '../protocol/dkd/receipt-command.ts';
 import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
@@ -47,6 +50,8 @@ export interface StationCommandDeps {
   readonly accounts: AccountStore;
   /** ANS records: name → ID string (configured bots), merged over the built-ins. */
   readonly ans: Readonly<Record<string, string>>;
+  /** Push: device-token reports and badge resets (report online, login). */
+  readonly push?: DeviceRegistrar | undefined;
   /** Process a reliable message found inside a FORWARD addressed to the station. */
   readonly processInner?: (message: unknown) => Promise<StationReply[]>;
 }
@@ -98,7 +103,14 @@ export class StationCommands {
         return replies;
       }
       if (command === 'receipt') return replies;
-      if (command === 'handshake' || command === 'report') return replies; // answered by the gateway
+      if (command === 'handshake') return replies; // answered by the gateway
+      const report = parseReport(content);
+      if (report !== undefined) {
+        // online / offline are answered by the gateway; device tokens here
+        if (isDeviceTokenTitle(report.title)) await this.#deviceToken(message, content, now, receipt);
+        else if (report.title === 'online') await this.#deps.push?.resetBadge(sender);
+        return replies;
+      }
       if (command === 'login') {
         await this.#login(message, content);
         return replies;
@@ -175,9 +187,38 @@ export class StationCommands {
     }
   }
 
+  async #deviceToken(
+    message: ReliableMessage,
+    content: Content,
+    now: number,
+    receipt: Receipt,
+  ): Promise<void> {
+    const push = this.#deps.push;
+    if (push === undefined || message.sender.isStation) {
+      receipt('Command not support.', {
+        template: 'Report command (title: ${title}) not support yet!',
+        replacements: { title: String(content.dict['title']) },
+      });
+      return;
+    }
+    try {
+      await push.registerDevice(message.sender, content, Math.round(now * 1000));
+    } catch (err) {
+      if (!(err instanceof DeviceTokenError)) throw err;
+      receipt('Device token not accepted.', {
+        template: 'Device token not accepted: ${reason}.',
+        replacements: { reason: err.message },
+        extra: { error: { code: err.code } },
+      });
+      return;
+    }
+    receipt('Device token received.');
+  }
+
   async #login(message: ReliableMessage, content: Content): Promise<void> {
     const login = parseLogin(content);
     if (login === undefined || !login.id.isSameAs(message.sender)) return;
+    await this.#deps.push?.resetBadge(message.sender);
     await this.#deps.accounts.putLogin(login.id, {
       time: login.time ?? message.time ?? 0,
       terminal: login.terminal,

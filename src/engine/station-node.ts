@@ -12,6 +12,8 @@ import { DeliveryConsumer } from '../gateway/delivery-consumer.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import type { StationIdentity } from '../identity/station-identity.ts';
 import { StationMessenger } from '../identity/station-messenger.ts';
+import { PushService } from '../push/push-service.ts';
+import type { PushProviders, DeliveryEvent } from '../push/push-sender.ts';
 import { IdentityDirectory } from '../storage/identity-directory.ts';
 import { StorageWorker } from '../storage/storage-worker.ts';
 import { Bridge } from '../federation/bridge.ts';
@@ -25,8 +27,8 @@ import { StationStreams } from '../streams/station-streams.ts';
 import type { Backend } from './backend.ts';
 import type { RedisBackend } from './redis-backend.ts';
 
-export type Role = 'gateway' | 'dispatcher' | 'storage' | 'bridge';
-export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'bridge'];
+export type Role = 'gateway' | 'dispatcher' | 'storage' | 'push' | 'bridge';
+export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'push', 'bridge'];
 
 export interface StationNodeOptions {
   readonly config: StationConfig;
@@ -38,6 +40,8 @@ export interface StationNodeOptions {
   readonly logger: Logger;
   /** Gateway heartbeat period (ms, default 5000). */
   readonly heartbeatMs?: number;
+  /** Push providers replacing the configured ones, and a delivery observer (tests, benchmarks). */
+  readonly push?: { readonly providers?: PushProviders; readonly onDelivery?: (e: DeliveryEvent) => void };
 }
 
 export class StationNode {
@@ -52,6 +56,7 @@ export class StationNode {
   /** Neighbour links (the `bridge` role, when neighbours are configured). */
   bridge: Bridge | undefined;
   #federationStore: FederationStore | undefined;
+  push: PushService | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -85,12 +90,31 @@ export class StationNode {
       });
       this.#storage.start();
     }
+    if (roles.includes('dispatcher') || roles.includes('push')) {
+      const redis = (backend as { redis?: import('ioredis').Redis }).redis;
+      this.push = new PushService({
+        config: config.push,
+        engine:
+          backend.kind === 'redis' && redis !== undefined && config.redisUrl !== undefined
+            ? { kind: 'redis', redis, url: config.redisUrl }
+            : { kind: 'memory' },
+        keys: backend.keys,
+        accounts: backend.accounts,
+        directory: this.directory,
+        produce: roles.includes('dispatcher'),
+        consume: roles.includes('push'),
+        logger: this.#log,
+        ...this.#o.push,
+      });
+      this.push.start();
+    }
     if (roles.includes('dispatcher')) {
       const commands = new StationCommands({
         stationId: identity.id,
         directory: this.directory,
         accounts: backend.accounts,
         ans: config.ans,
+        push: this.push?.registrar,
       });
       const federation = this.#federation();
       this.#dispatcher = new Dispatcher({
@@ -102,6 +126,7 @@ export class StationNode {
         messenger: this.messenger,
         commands,
         isGatewayAlive: (id) => backend.isGatewayAlive(id),
+        push: this.push?.hook,
         consumerName: instanceName,
         claimIdleMs: config.busClaimIdleMs,
         logger: this.#log,
@@ -207,6 +232,7 @@ export class StationNode {
       await this.bridge?.close();
       await this.#dispatcher?.close();
       await this.#storage?.close();
+      await this.push?.close();
       await this.#o.backend.close();
       this.#log.info({ code: 'NODE_CLOSED' }, 'station node stopped');
     })();

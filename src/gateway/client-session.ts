@@ -552,6 +552,8 @@ export class ClientSession implements ChannelHandler {
       this.#setActive(false);
       return 'report';
     }
+    // device-token reports (apns / c2dm) are answered by the dispatcher's station commands
+    if (report.title === 'apns' || report.title === 'c2dm') return undefined;
     if (this.#deps.messenger.isForStation(message.receiver)) {
       this.#sendReceipt(message, 'Command not support.', {
         content,

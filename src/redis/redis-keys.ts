@@ -74,6 +74,20 @@ export interface RedisKeys {
   federationLinks(): string;
   /** String with a TTL: a broadcast (or neighbour query) already handled here (dedup across the mesh). */
   federationSeen(key: string): string;
+  // Push notifications (src/push/): every per-user key carries the user as hash tag, so that the push
+  // scripts (push-note.lua, push-take.lua) touch one cluster slot.
+  /** String: the user's device tokens (JSON list, newest first). */
+  pushDevices(user: string): string;
+  /** String with a TTL: marks a message (signature digest) as noted for push (dispatcher retries). */
+  pushSeen(user: string, sigDigest: string): string;
+  /** List: messages waiting for the user's next notification (coalescing window). */
+  pushPending(user: string): string;
+  /** String: the user's badge count (unread messages since the last login / report online). */
+  pushBadge(user: string): string;
+  /** Hash: the batch a push job took, and which devices it has notified. */
+  pushBatch(user: string, jobId: string): string;
+  /** BullMQ key prefix of the push queue: one hash tag, so every queue key is in one cluster slot. */
+  pushQueuePrefix(): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -142,5 +156,11 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     federationLinkOwner: (neighbour) => `${p}fed:{${neighbour}}:owner`,
     federationLinks: () => `${p}fed:links`,
     federationSeen: (key) => `${p}fed:seen:${key}`,
+    pushDevices: (user) => `${p}push:{${user}}:devices`,
+    pushSeen: (user, sigDigest) => `${p}push:{${user}}:seen:${sigDigest}`,
+    pushPending: (user) => `${p}push:{${user}}:pending`,
+    pushBadge: (user) => `${p}push:{${user}}:badge`,
+    pushBatch: (user, jobId) => `${p}push:{${user}}:batch:${jobId}`,
+    pushQueuePrefix: () => `{${p}push}`,
   };
 }

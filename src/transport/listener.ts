@@ -387,7 +387,7 @@ export class StationListener {
       }
       conn.stage = 'channel';
       const id = this.#nextId('w');
-      const channel = new WsChannel(ws, conn.remote, this.#channelInit(id, conn));
+      const channel = new WsChannel(ws, conn.remote, this.#channelInit(id, conn), socket);
       this.#started(conn, channel);
     });
   }

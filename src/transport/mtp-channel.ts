@@ -10,7 +10,7 @@
  * - Message Fragment (0xA): answered `OK` and dropped (no client fragments on TCP).
  *
  * Pushes are Message frames with a fresh sn, resent every `retryInterval` until `OK`, at most `maxTries`
- * sends. A local close writes a Command `BYE <code> <reason>` first (reference clients answer it `OK`),
+ * sends. Everything written in one event-loop turn leaves in one system call (write-batch.ts). A local close writes a Command `BYE <code> <reason>` first (reference clients answer it `OK`),
  * ends the socket and destroys it after `closeGrace`.
  */
 import type { Socket } from 'node:net';
@@ -44,6 +44,7 @@ import {
 import { isTransportError } from './transport-error.ts';
 import { noopTransportLogger, type TransportLogger } from './transport-logger.ts';
 import { truncateUtf8 } from './utf8-truncate.ts';
+import { corkForTurn } from './write-batch.ts';
 
 export type MtpChannelOptions = ChannelInit;
 
@@ -314,6 +315,7 @@ export class MtpChannel implements ClientChannel {
       this.close('SLOW_CONSUMER', `more than ${this.#options.maxOutgoingBytes} bytes queued`);
       return false;
     }
+    corkForTurn(socket); // frames written to this connection in this turn leave in one writev
     socket.write(bytes);
     return true;
   }

@@ -9,6 +9,7 @@
  * Limits: `maxBodyLength` is ws's `maxPayload` (oversize → close 1009, FRAME_TOO_LARGE); more than
  * `maxOutgoingBytes` buffered → SLOW_CONSUMER; no frame for `idleTimeout` → IDLE_TIMEOUT.
  */
+import type { Writable } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import type {
   ChannelHandler,
@@ -28,6 +29,7 @@ import { HandlerQueue } from './handler-queue.ts';
 import { IdleTimer } from './idle-timer.ts';
 import { noopTransportLogger, type TransportLogger } from './transport-logger.ts';
 import { truncateUtf8 } from './utf8-truncate.ts';
+import { corkForTurn } from './write-batch.ts';
 import { ACK_PREFIX, outgoingAckValues, parseAck } from './ws-ack.ts';
 
 export type WsChannelOptions = ChannelInit;
@@ -77,6 +79,8 @@ export class WsChannel implements ClientChannel {
   readonly remote: RemoteAddress;
 
   readonly #ws: WebSocket;
+  /** The connection under `#ws`, when given: corked per turn so that frames leave in one writev. */
+  readonly #socket: Pick<Writable, 'cork' | 'uncork' | 'writableCorked'> | undefined;
   readonly #options: ResolvedChannelOptions;
   readonly #log: TransportLogger;
   readonly #events: HandlerQueue;
@@ -90,11 +94,21 @@ export class WsChannel implements ClientChannel {
   #closed = false;
   #graceTimer: NodeJS.Timeout | undefined;
 
-  /** @param ws an open WebSocket (from `WebSocketServer.handleUpgrade`) */
-  constructor(ws: WebSocket, remote: RemoteAddress, options: WsChannelOptions = {}) {
+  /**
+   * @param ws an open WebSocket (from `WebSocketServer.handleUpgrade`)
+   * @param socket the connection `ws` runs on (the one given to `handleUpgrade`): writes of one event-loop
+   *   turn are then batched into one system call (write-batch.ts)
+   */
+  constructor(
+    ws: WebSocket,
+    remote: RemoteAddress,
+    options: WsChannelOptions = {},
+    socket?: Pick<Writable, 'cork' | 'uncork' | 'writableCorked'>,
+  ) {
     this.id = options.id ?? nextChannelId('w');
     this.remote = remote;
     this.#ws = ws;
+    this.#socket = socket;
     this.#options = options.resolved ?? resolveChannelOptions(options);
     this.#log = options.logger ?? noopTransportLogger;
     this.#events = new HandlerQueue(this.#options.maxPendingPackages, this.#log);
@@ -151,6 +165,7 @@ export class WsChannel implements ClientChannel {
         pending.timer = setTimeout(() => this.#settle(pending, 'expired'), this.#options.ackTimeout);
         pending.timer.unref();
       }
+      this.#batch();
       this.#ws.send(body, { binary: false }, (err) => {
         if (err) this.#settle(pending, 'closed');
         else if (!awaitAck) this.#settle(pending, 'written');
@@ -222,7 +237,13 @@ export class WsChannel implements ClientChannel {
   // ---- outbound -----------------------------------------------------------------------------------
 
   #sendControl(text: string): void {
-    if (this.#roomFor(text.length)) this.#ws.send(text, { binary: false });
+    if (!this.#roomFor(text.length)) return;
+    this.#batch();
+    this.#ws.send(text, { binary: false });
+  }
+
+  #batch(): void {
+    if (this.#socket !== undefined && this.#ws.readyState === this.#ws.OPEN) corkForTurn(this.#socket);
   }
 
   /** False (after closing SLOW_CONSUMER) when `size` more bytes would exceed `maxOutgoingBytes`. */

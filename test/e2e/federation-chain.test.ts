@@ -19,7 +19,7 @@ import type { MeshStation } from '../helpers/station-mesh.ts';
 
 const now = (): number => Date.now() / 1000;
 
-describe('federation: three stations in a chain', { timeout: 180_000 }, () => {
+describe('federation: three stations in a chain', { timeout: 300_000 }, () => {
   let mesh: StationMesh;
   let s1: MeshStation;
   let s2: MeshStation;

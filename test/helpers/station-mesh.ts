@@ -123,14 +123,17 @@ export class MeshStation {
       live.delete(child);
       this.#append(`--- ${this.name} exited (${code}, ${signal}) ---\n`);
     });
+    // generous: the CI machine may be loaded (startup is a few hundred ms when idle)
     await waitUntil(
       () => {
         if (!this.running) throw new Error(`${this.name} exited:\n${this.#output}`);
         return /listening on \S+:\d+/.test(stdout);
       },
-      20_000,
+      60_000,
       `${this.name} to listen`,
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${this.#output}`);
+    });
   }
 
   #append(text: string): void {
@@ -163,7 +166,7 @@ export class MeshStation {
   }
 
   /** Wait until every configured link is up. */
-  async linksUp(timeoutMs = 20_000): Promise<void> {
+  async linksUp(timeoutMs = 45_000): Promise<void> {
     const want = this.spec.neighbours.map((n) => this.#mesh.station(n).id);
     await waitUntil(
       async () => {

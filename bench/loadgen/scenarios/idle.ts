@@ -4,6 +4,7 @@
  * gateway process) the station's resident memory is read from /proc/<pid>/status before, once everything
  * is connected, and at the end: the difference per connection. The generator's own memory likewise.
  */
+import { writeFileSync } from 'node:fs';
 import type { DimClient } from '../../../src/client/dim-client.ts';
 import { closeAll, closeReason, errorCode } from '../connect.ts';
 import type { Context, SetupReport } from '../context.ts';
@@ -92,6 +93,10 @@ export async function runIdle(ctx: Context): Promise<ScenarioOutcome> {
   const clients: DimClient[] = users.map((u) => u.client);
   await sleep(Math.min(2000, 200 + n)); // let both sides settle before sampling
   const connected = sample(o.pids);
+  if (o.readyFile !== undefined) {
+    const failed = Object.values(setup.failures).reduce((a, b) => a + b, 0);
+    writeFileSync(o.readyFile, JSON.stringify({ connected: users.length, failed, at: Date.now() }) + '\n');
+  }
 
   const rtt = new Histogram();
   const pingFailures: Record<string, number> = {};
@@ -105,7 +110,11 @@ export async function runIdle(ctx: Context): Promise<ScenarioOutcome> {
     }),
   );
   const holdStart = performance.now();
-  const holdEnd = holdStart + o.durationS * 1000;
+  const holdEnd =
+    o.holdUntilMs === undefined ? holdStart + o.durationS * 1000 : holdStart + (o.holdUntilMs - Date.now());
+  if (o.holdUntilMs !== undefined && holdEnd <= holdStart) {
+    ctx.warnings.push('--hold-until passed before the set-up ended: nothing was held');
+  }
   const intervalMs = o.pingIntervalS * 1000;
   const timers: NodeJS.Timeout[] = [];
   const ping = (client: DimClient): void => {
@@ -129,7 +138,7 @@ export async function runIdle(ctx: Context): Promise<ScenarioOutcome> {
         const every = setInterval(() => ping(client), intervalMs);
         timers.push(every);
       },
-      Math.random() * Math.min(intervalMs, o.durationS * 1000),
+      Math.random() * Math.min(intervalMs, Math.max(0, holdEnd - holdStart)),
     );
     timers.push(first);
   }

@@ -3,8 +3,8 @@
  * normalizes S), low-S produced on sign. Public keys arrive as hex (65/64/33 bytes) or PEM (SPKI under
  * `PUBLIC KEY` or `EC PUBLIC KEY`, curve OID ignored: the point is the tail of the BIT STRING).
  *
- * Signing and verifying run on libsecp256k1 (tiny-secp256k1, WebAssembly): about 4× faster than OpenSSL
- * at signing and 1.7× at verifying on this project's machines (bench/RESULTS.md). A signature that is not
+ * Signing and verifying run on libsecp256k1 (native when its addon loads, else WebAssembly:
+ * secp256k1-backend.ts), several times faster than OpenSSL (bench/RESULTS.md). A signature that is not
  * strict DER is handed to OpenSSL instead, so what verifies is exactly what OpenSSL accepts.
  */
 import {
@@ -16,13 +16,13 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import * as libsecp256k1 from 'tiny-secp256k1';
 import { ProtocolError } from '../protocol-error.ts';
 import type { PrivateKey, PublicKey } from './asymmetric-key.ts';
 import { compactToDer, derToCompact } from './ecdsa-der.ts';
 import { hexDecode, hexEncode } from './encoding.ts';
 import type { KeyDict } from './key-dict.ts';
 import { encodePem, findPemBlock, parsePemBlocks } from './pem.ts';
+import { signDigest, verifyDigest } from './secp256k1-backend.ts';
 
 const CURVE_ORDER = secp256k1.Point.CURVE().n;
 
@@ -77,11 +77,7 @@ export function ecdsaVerifyNode(keyObject: KeyObject, message: Uint8Array, signa
 
 /** ECDSA verification through libsecp256k1 of a compact `r ‖ s` signature, high-S accepted. */
 export function ecdsaVerifyCompact(point: Uint8Array, message: Uint8Array, compact: Uint8Array): boolean {
-  try {
-    return libsecp256k1.verify(sha256(message), point, compact, false);
-  } catch {
-    return false; // r or s not below the curve order
-  }
+  return verifyDigest(sha256(message), point, compact);
 }
 
 /** ECDSA signing through OpenSSL, normalized to low-S; DER (the previous production signer, for benchmarks). */
@@ -231,7 +227,7 @@ export class EccPrivateKey implements PrivateKey {
    * default accept it too); DER.
    */
   sign(message: Uint8Array): Uint8Array {
-    return compactToDer(libsecp256k1.sign(sha256(message), this.#scalar));
+    return compactToDer(signDigest(sha256(message), this.#scalar));
   }
 
   decrypt(): Uint8Array {

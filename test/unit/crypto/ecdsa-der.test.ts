@@ -1,5 +1,6 @@
 /**
- * DER ↔ compact ECDSA signatures, and the libsecp256k1 signer/verifier against OpenSSL and noble.
+ * DER ↔ compact ECDSA signatures, the libsecp256k1 signer/verifier against OpenSSL and noble, and its
+ * native and WebAssembly builds against each other.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -7,6 +8,13 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { compactToDer, derToCompact } from '../../../src/protocol/crypto/ecdsa-der.ts';
 import { EccPrivateKey, ecdsaVerifyNode, isHighS } from '../../../src/protocol/crypto/ecc.ts';
 import { hexDecode, hexEncode } from '../../../src/protocol/crypto/encoding.ts';
+import {
+  nativeSign,
+  nativeVerify,
+  secp256k1Backend,
+  wasmSign,
+  wasmVerify,
+} from '../../../src/protocol/crypto/secp256k1-backend.ts';
 import { createPrng } from '../../helpers/seeded-prng.ts';
 
 const N = secp256k1.Point.CURVE().n;
@@ -84,5 +92,43 @@ describe('libsecp256k1 signing and verifying', () => {
     ber.set(rBytes.subarray(4), 5);
     assert.equal(derToCompact(ber), undefined);
     assert.equal(key.publicKey.verify(message, ber), ecdsaVerifyNode(key.publicKey.keyObject, message, ber));
+  });
+});
+
+describe('libsecp256k1 builds: native and WebAssembly agree', () => {
+  it('the native addon loads on this platform (its prebuilt binary ships in the package)', (t) => {
+    if (process.platform !== 'linux' || process.arch !== 'x64') return t.skip('no prebuilt addon expected');
+    assert.equal(secp256k1Backend, 'native');
+  });
+
+  it('same signatures byte for byte (RFC 6979) and the same verdicts, high-S and out-of-range included', (t) => {
+    if (secp256k1Backend !== 'native') return t.skip('native addon not available');
+    const prng = createPrng(0xb11d);
+    for (let i = 0; i < 50; i++) {
+      const key = EccPrivateKey.generate();
+      const scalar = hexDecode(key.toDict().data as string);
+      const point = key.publicKey.point;
+      const digest = prng.bytes(32);
+      const compact = nativeSign(digest, scalar);
+      assert.deepEqual(compact, wasmSign(digest, scalar));
+      const { r, s } = secp256k1.Signature.fromBytes(compactToDer(compact), 'der');
+      assert.ok(s <= N / 2n, 'low-S');
+      const cases: Array<[string, Uint8Array, Uint8Array, boolean]> = [
+        ['valid', compact, point, true],
+        ['high-S twin', compactOf(r, N - s), point, true],
+        ['other digest', compact, point, false],
+        ['other key', compact, EccPrivateKey.generate().publicKey.point, false],
+        ['s = n', compactOf(r, N), point, false],
+        ['r = 0', compactOf(0n, s), point, false],
+        ['r = n', compactOf(N, s), point, false],
+      ];
+      for (const [name, sig, pub, expected] of cases) {
+        const d = name === 'other digest' ? prng.bytes(32) : digest;
+        const before = hexEncode(sig);
+        assert.equal(nativeVerify(d, pub, sig), expected, `native: ${name}`);
+        assert.equal(wasmVerify(d, pub, sig), expected, `wasm: ${name}`);
+        assert.equal(hexEncode(sig), before, `${name}: the signature bytes are left as given`);
+      }
+    }
   });
 });

@@ -4,7 +4,8 @@
  *   node workers/station.ts [all | gateway | dispatcher | storage | push | bridge ...]
  * (workers/gateway.ts, dispatcher.ts, storage.ts and push.ts run one role each.)
  * Without DIM_REDIS_URL every role runs in this one process on the embedded in-memory engine.
- * Settings: environment variables / DIM_CONFIG_FILE (see README). SIGTERM / SIGINT drain in order.
+ * Settings: environment variables / DIM_CONFIG_FILE (see README). SIGTERM / SIGINT drain in order;
+ * SIGHUP reloads the TLS certificate. Everything on stdout is the JSON log (pino), fatal errors included.
  */
 import { hostname } from 'node:os';
 import { ConfigError, loadConfig } from '../src/config/load-config.ts';
@@ -12,9 +13,10 @@ import type { Backend } from '../src/engine/backend.ts';
 import { createMemoryBackend } from '../src/engine/memory-backend.ts';
 import { ALL_ROLES, StationNode } from '../src/engine/station-node.ts';
 import type { Role } from '../src/engine/station-node.ts';
-import { createStationIdentity } from '../src/identity/station-identity.ts';
+import { createStationIdentity, visaEndpoint } from '../src/identity/station-identity.ts';
 import { loadOrCreateKeyFile } from '../src/identity/station-key-file.ts';
 import { createLogger } from '../src/ops/logger.ts';
+import type { Logger } from '../src/ops/logger.ts';
 
 function parseRoles(args: string[]): Role[] {
   if (args.length === 0 || args.includes('all')) return [...ALL_ROLES];
@@ -27,10 +29,14 @@ function parseRoles(args: string[]): Role[] {
   return roles;
 }
 
+/** The logger before the configuration is known (its errors must be JSON too). */
+let processLogger: Logger | undefined;
+
 async function main(args: readonly string[]): Promise<void> {
   const config = loadConfig(process.env, process.cwd());
   const roles = parseRoles([...args]);
   const logger = createLogger(config.logLevel);
+  processLogger = logger;
   const instanceName = config.instanceName ?? `${hostname()}-${process.pid}`;
   const { identity, created } = await loadOrCreateKeyFile(config.keyFile, () =>
     createStationIdentity({
@@ -40,7 +46,29 @@ async function main(args: readonly string[]): Promise<void> {
     }),
   );
   if (created) {
-    process.stdout.write(`created station identity ${identity.id.string} in ${config.keyFile}\n`);
+    logger.info(
+      { code: 'IDENTITY_CREATED', station: identity.id.string, keyFile: config.keyFile },
+      `created station identity ${identity.id.string} in ${config.keyFile}`,
+    );
+  }
+  const published = visaEndpoint(identity);
+  if (published.host === undefined) {
+    logger.warn(
+      { code: 'NO_PUBLIC_HOST', station: identity.id.string, keyFile: config.keyFile },
+      'THE STATION VISA NAMES NO PUBLIC HOST: clients cannot find this station from its visa. Run `npm run identity -- update <key file> --host <public host> --port <public port>` and restart.',
+    );
+  } else if (
+    (config.publicHost !== undefined && config.publicHost !== published.host) ||
+    (config.publicPort !== undefined && config.publicPort !== published.port)
+  ) {
+    logger.warn(
+      {
+        code: 'VISA_ENDPOINT_STALE',
+        visa: published,
+        configured: { host: config.publicHost, port: config.publicPort },
+      },
+      'the visa publishes another host/port than DIM_PUBLIC_HOST/DIM_PUBLIC_PORT: run `npm run identity -- update` and restart',
+    );
   }
   let backend: Backend;
   if (config.redisUrl === undefined) {
@@ -82,6 +110,10 @@ async function main(args: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.info({ code: 'SIGHUP' }, 'reloading the TLS certificate');
+    node.gateway?.reloadTls();
+  });
   const address = await node.start();
   logger.info(
     {
@@ -94,21 +126,28 @@ async function main(args: readonly string[]): Promise<void> {
     },
     'station started',
   );
-  if (address)
-    process.stdout.write(
-      `station ${identity.id.string} listening on ${address.address}:${address.port} (${roles.join(', ')})\n`,
-    );
 }
 
-/** Run a station process with the given role arguments; reports errors and sets the exit code. */
+/** Run a station process with the given role arguments; reports errors (JSON) and sets the exit code. */
 export function runStation(args: readonly string[]): void {
+  process.on('uncaughtException', (err: Error) => {
+    (processLogger ?? createLogger('info')).fatal(
+      { code: 'FATAL', err },
+      `uncaught exception: ${err.message}`,
+    );
+    process.exit(1);
+  });
   main(args).catch((err: unknown) => {
+    const logger = processLogger ?? createLogger('info');
     if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${err.message}\n`);
+      logger.fatal(
+        { code: 'CONFIG_INVALID', err: { message: err.message } },
+        `configuration error: ${err.message}`,
+      );
       process.exitCode = 78; // EX_CONFIG
       return;
     }
-    process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    logger.fatal({ code: 'FATAL', err }, `fatal: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
   });
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { StationConfig } from '../config/station-config.ts';
 import { Dispatcher } from '../dispatch/dispatcher.ts';
 import { StationCommands } from '../dispatch/station-commands.ts';
+import { BacklogAttachments } from '../gateway/backlog-attachments.ts';
 import { DeliveryConsumer } from '../gateway/delivery-consumer.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import type { StationIdentity } from '../identity/station-identity.ts';
@@ -168,6 +169,7 @@ export class StationNode {
       gateway: this.gateway,
       sink,
       logger: this.#log,
+      attachments: new BacklogAttachments(this.directory),
     });
     // A process that died under this name (and whose heartbeat may still be current) left sessions
     // recorded here: none of them is ours, and routing to them would report offline users as online.

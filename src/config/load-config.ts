@@ -260,6 +260,7 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     trustedProxies,
     tlsCertFile: tlsCert === undefined ? undefined : resolve(cwd, String(tlsCert)),
     tlsKeyFile: tlsKey === undefined ? undefined : resolve(cwd, String(tlsKey)),
+    push: loadPushConfig(fromEnv, file, cwd),
     neighbors,
     federationQueueLimit: positiveInt(
       'DIM_FEDERATION_QUEUE_LIMIT',
@@ -269,7 +270,6 @@ function buildConfig(env: Env, cwd: string): StationConfig {
       'DIM_FEDERATION_MAX_BACKOFF_MS',
       pick('DIM_FEDERATION_MAX_BACKOFF_MS', 'federationMaxBackoffMs') ?? 30_000,
     ),
-    push: loadPushConfig(fromEnv, file, cwd),
   };
   // Every field above asked for its variable and file key: anything else is unknown.
   for (const name of Object.keys(env)) {
@@ -387,29 +387,6 @@ function loadPushConfig(
   };
 }
 
-/** Neighbours: config file `neighbors`, then `DIM_STATIONS_FILE` (`stationsFile`), then `DIM_NEIGHBORS`. */
-function loadNeighbours(
-  fromEnv: (variable: string) => string | undefined,
-  file: Record<string, unknown>,
-  cwd: string,
-): NeighbourSpec[] {
-  try {
-    const lists: NeighbourSpec[][] = [];
-    if (file['neighbors'] !== undefined) lists.push(parseNeighbourObjects(file['neighbors'], 'neighbors'));
-    const stationsFile = fromEnv('DIM_STATIONS_FILE') ?? file['stationsFile'];
-    if (stationsFile !== undefined) {
-      const path = resolve(cwd, String(stationsFile));
-      lists.push(parseStationsFile(readConfigFile(path), `DIM_STATIONS_FILE ${path}`));
-    }
-    const env = fromEnv('DIM_NEIGHBORS');
-    if (env !== undefined) lists.push(parseNeighbourString(env));
-    return mergeNeighbours(lists);
-  } catch (err) {
-    if (err instanceof NeighbourListError) throw new ConfigError(err.message);
-    throw err;
-  }
-}
-
 function listOf(value: unknown): string[] {
   if (value === undefined) return [];
   if (Array.isArray(value)) return value.map(String);
@@ -427,4 +404,28 @@ function isAddressOrCidr(entry: string): boolean {
   if (bits === undefined) return true;
   if (!/^\d{1,3}$/.test(bits)) return false;
   return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Neighbours: config file `neighbors`, then `DIM_STATIONS_FILE` (`stationsFile`), then `DIM_NEIGHBORS`. */
+function loadNeighbours(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+  cwd: string,
+): NeighbourSpec[] {
+  try {
+    const lists: NeighbourSpec[][] = [];
+    if (file['neighbors'] !== undefined) lists.push(parseNeighbourObjects(file['neighbors'], 'neighbors'));
+    const fromFile = file['stationsFile']; // read even when the variable wins: it records the key as known
+    const stationsFile = fromEnv('DIM_STATIONS_FILE') ?? fromFile;
+    if (stationsFile !== undefined) {
+      const path = resolve(cwd, String(stationsFile));
+      lists.push(parseStationsFile(readConfigFile(path), `DIM_STATIONS_FILE ${path}`));
+    }
+    const env = fromEnv('DIM_NEIGHBORS');
+    if (env !== undefined) lists.push(parseNeighbourString(env));
+    return mergeNeighbours(lists);
+  } catch (err) {
+    if (err instanceof NeighbourListError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

@@ -74,6 +74,8 @@ export interface StationConfig {
   /** PEM certificate chain and private key: TLS (MTP over TLS, WSS) is then accepted on the same port. */
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
+  /** Push notifications (APNs, FCM, webhook); see PushConfig. */
+  readonly push: PushConfig;
   // ---- federation (src/federation) ----
   /** Neighbour stations this station links to (config file, DIM_NEIGHBORS, DIM_STATIONS_FILE merged). */
   readonly neighbors: readonly NeighbourSpec[];
@@ -81,8 +83,6 @@ export interface StationConfig {
   readonly federationQueueLimit: number;
   /** Longest pause between reconnect attempts to a neighbour (ms, default 30 s). */
   readonly federationMaxBackoffMs: number;
-  /** Push notifications (APNs, FCM, webhook); see PushConfig. */
-  readonly push: PushConfig;
 }
 
 // ---- push notifications (src/push/) ------------------------------------------------------------------

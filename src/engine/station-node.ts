@@ -54,10 +54,10 @@ export class StationNode {
   #delivery: DeliveryConsumer | undefined;
   #dispatcher: Dispatcher | undefined;
   #storage: StorageWorker | undefined;
+  push: PushService | undefined;
   /** Neighbour links (the `bridge` role, when neighbours are configured). */
   bridge: Bridge | undefined;
   #federationStore: FederationStore | undefined;
-  push: PushService | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 

@@ -98,6 +98,12 @@ const entries = [
     level: 'warn',
   },
   {
+    code: 'FORGED_RELAY',
+    meaning: 'A station relayed a message whose signature does not verify against the original sender keys.',
+    client: 'receipt',
+    level: 'warn',
+  },
+  {
     code: 'SENDER_MISMATCH',
     meaning: 'The sender is not the user logged in on this connection.',
     client: 'receipt',
@@ -118,13 +124,6 @@ const entries = [
   {
     code: 'WRONG_STATION',
     meaning: 'A handshake was addressed to another station.',
-    client: 'receipt',
-    level: 'warn',
-  },
-  {
-    code: 'FORGED_RELAY',
-    meaning:
-      "A station relayed a message whose signature does not verify with the original sender's keys; never delivered.",
     client: 'receipt',
     level: 'warn',
   },

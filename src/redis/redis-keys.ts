@@ -63,17 +63,6 @@ export interface RedisKeys {
   /** Hash: terminal ('' for none) → the stored login's time (seconds). */
   loginTimes(id: string): string;
 
-  // Federation (src/federation): neighbour queues and their bookkeeping, one hash tag per neighbour
-  /** Stream: messages waiting to go to a neighbour station (consumed by the bridge that owns its link). */
-  federationQueue(neighbour: string): string;
-  /** Sorted set: signatures queued for a neighbour (member = `<receiver> <sig>`, score = queued at, ms). */
-  federationQueued(neighbour: string): string;
-  /** String with a TTL: the bridge process that owns the link to a neighbour. */
-  federationLinkOwner(neighbour: string): string;
-  /** Hash: neighbour → its link state JSON (inspection). */
-  federationLinks(): string;
-  /** String with a TTL: a broadcast (or neighbour query) already handled here (dedup across the mesh). */
-  federationSeen(key: string): string;
   // Push notifications (src/push/): every per-user key carries the user as hash tag, so that the push
   // scripts (push-note.lua, push-take.lua) touch one cluster slot.
   /** String: the user's device tokens (JSON list, newest first). */
@@ -88,6 +77,17 @@ export interface RedisKeys {
   pushBatch(user: string, jobId: string): string;
   /** BullMQ key prefix of the push queue: one hash tag, so every queue key is in one cluster slot. */
   pushQueuePrefix(): string;
+  // Federation (src/federation): neighbour queues and their bookkeeping, one hash tag per neighbour
+  /** Stream: messages waiting to go to a neighbour station (consumed by the bridge that owns its link). */
+  federationQueue(neighbour: string): string;
+  /** Sorted set: signatures queued for a neighbour (member = `<receiver> <sig>`, score = queued at, ms). */
+  federationQueued(neighbour: string): string;
+  /** String with a TTL: the bridge process that owns the link to a neighbour. */
+  federationLinkOwner(neighbour: string): string;
+  /** Hash: neighbour → its link state JSON (inspection). */
+  federationLinks(): string;
+  /** String with a TTL: a broadcast (or neighbour query) already handled here (dedup across the mesh). */
+  federationSeen(key: string): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -151,16 +151,16 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     documentTimes: (id) => `${p}documents:${id}:times`,
     loginTimes: (id) => `${p}login:${id}:times`,
 
-    federationQueue: (neighbour) => `${p}fed:{${neighbour}}:queue`,
-    federationQueued: (neighbour) => `${p}fed:{${neighbour}}:queued`,
-    federationLinkOwner: (neighbour) => `${p}fed:{${neighbour}}:owner`,
-    federationLinks: () => `${p}fed:links`,
-    federationSeen: (key) => `${p}fed:seen:${key}`,
     pushDevices: (user) => `${p}push:{${user}}:devices`,
     pushSeen: (user, sigDigest) => `${p}push:{${user}}:seen:${sigDigest}`,
     pushPending: (user) => `${p}push:{${user}}:pending`,
     pushBadge: (user) => `${p}push:{${user}}:badge`,
     pushBatch: (user, jobId) => `${p}push:{${user}}:batch:${jobId}`,
     pushQueuePrefix: () => `{${p}push}`,
+    federationQueue: (neighbour) => `${p}fed:{${neighbour}}:queue`,
+    federationQueued: (neighbour) => `${p}fed:{${neighbour}}:queued`,
+    federationLinkOwner: (neighbour) => `${p}fed:{${neighbour}}:owner`,
+    federationLinks: () => `${p}fed:links`,
+    federationSeen: (key) => `${p}fed:seen:${key}`,
   };
 }

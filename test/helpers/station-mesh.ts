@@ -115,7 +115,7 @@ export class MeshStation {
     this.#append(`--- ${this.name} start pid ${child.pid} ---\n`);
     let stdout = '';
     child.stdout?.on('data', (chunk: Buffer) => {
-      stdout = (stdout + chunk.toString()).slice(-8192);
+      stdout = (stdout + chunk.toString()).slice(-262_144);
       this.#append(chunk.toString());
     });
     child.stderr?.on('data', (chunk: Buffer) => this.#append(chunk.toString()));

@@ -76,6 +76,7 @@ async function startStation(dir: string, s: Station, neighbour: Station): Promis
     DIM_KEY_FILE: keyFile,
     DIM_DATA_DIR: dir,
     DIM_LOG_LEVEL: 'warn',
+    DIM_OPS_PORT: '0',
     DIM_NEIGHBORS: `${neighbour.identity.id.string}=127.0.0.1:${neighbour.port}`,
     DIM_TRUSTED_STATIONS: neighbour.identity.id.string,
     DIM_RATE_MESSAGES_PER_SECOND: '100000',

@@ -3,6 +3,9 @@
 #   HAProxy :${DIM_CLUSTER_PORT:-9394} (PROXY v2) → gateways :${GATEWAY1_PORT:-9401} and :${GATEWAY2_PORT:-9402}
 #   → Redis :${REDIS_PORT:-6390}
 #   + one dispatcher + one storage worker.
+# Every process runs an ops server (metrics, /healthz, /readyz, dashboard, admin API with DIM_OPS_TOKEN);
+# HAProxy checks the gateways' /readyz on :${GATEWAY1_OPS_PORT:-GW1+100} and :${GATEWAY2_OPS_PORT:-GW2+100};
+# the dispatcher's and storage worker's ops ports are free ones (see their logs, or `dimctl status`).
 # Usage: deploy/local-cluster.sh start|stop|status   (state and logs in ${CLUSTER_DIR:-./data/cluster})
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +14,8 @@ PORT=${DIM_CLUSTER_PORT:-9394}
 REDIS_PORT=${REDIS_PORT:-6390}
 GW1=${GATEWAY1_PORT:-9401}
 GW2=${GATEWAY2_PORT:-9402}
+GW1_OPS=${GATEWAY1_OPS_PORT:-$((GW1 + 100))}
+GW2_OPS=${GATEWAY2_OPS_PORT:-$((GW2 + 100))}
 NODE=${NODE:-$PWD/node_modules/.bin/node}
 mkdir -p "$DIR/logs" "$DIR/redis"
 
@@ -32,11 +37,13 @@ start)
   until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.1; done
   # Create the identity once, so that concurrent first starts cannot race.
   [ -f "$DIR/station.json" ] || "$NODE" workers/identity.ts create --out "$DIR/station.json" --host 127.0.0.1 --port "$PORT"
-  start_role dispatcher-1 dispatcher
-  start_role storage-1 storage
-  start_role gateway-1 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW1" DIM_PROXY_PROTOCOL=required
-  start_role gateway-2 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW2" DIM_PROXY_PROTOCOL=required
-  sed -e "s/maxconn 200000/maxconn ${HAPROXY_MAXCONN:-8000}/" -e "s/bind :9394/bind 127.0.0.1:$PORT/" -e "s/gateway-1:9394/127.0.0.1:$GW1/" -e "s/gateway-2:9394/127.0.0.1:$GW2/" \
+  start_role dispatcher-1 dispatcher DIM_OPS_PORT=0
+  start_role storage-1 storage DIM_OPS_PORT=0
+  start_role gateway-1 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW1" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW1_OPS"
+  start_role gateway-2 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW2" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW2_OPS"
+  sed -e "s/maxconn 200000/maxconn ${HAPROXY_MAXCONN:-8000}/" -e "s/bind :9394/bind 127.0.0.1:$PORT/" \
+    -e "s/gateway-1:9394 check port 9395/127.0.0.1:$GW1 check port $GW1_OPS/" \
+    -e "s/gateway-2:9394 check port 9395/127.0.0.1:$GW2 check port $GW2_OPS/" \
     deploy/haproxy.cfg >"$DIR/haproxy.cfg"
   haproxy -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid"
   # Up means the gateways accept connections (and HAProxy in front of them), not just started processes.
@@ -53,11 +60,21 @@ start)
   echo "cluster up: clients connect to 127.0.0.1:$PORT; logs in $DIR/logs"
   ;;
 stop)
+  # SIGTERM: each process drains (gateways close their clients over DIM_DRAIN_WINDOW_MS); wait for them.
+  pids=()
   for name in haproxy gateway-1 gateway-2 dispatcher-1 storage-1; do
-    [ -f "$DIR/$name.pid" ] && kill -TERM $(cat "$DIR/$name.pid") 2>/dev/null || true
-    rm -f "$DIR/$name.pid"
+    if [ -f "$DIR/$name.pid" ]; then
+      pid=$(cat "$DIR/$name.pid")
+      kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+      rm -f "$DIR/$name.pid"
+    fi
   done
-  sleep 1
+  for _ in $(seq 1 600); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
   redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
   echo "cluster stopped"
   ;;

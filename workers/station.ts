@@ -7,7 +7,9 @@
  * Settings: environment variables / DIM_CONFIG_FILE (see README). SIGTERM / SIGINT drain in order;
  * SIGHUP reloads the TLS certificate. Everything on stdout is the JSON log (pino), fatal errors included.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../src/config/load-config.ts';
 import type { Backend } from '../src/engine/backend.ts';
 import { createMemoryBackend } from '../src/engine/memory-backend.ts';
@@ -17,6 +19,16 @@ import { createStationIdentity, visaEndpoint } from '../src/identity/station-ide
 import { loadOrCreateKeyFile } from '../src/identity/station-key-file.ts';
 import { createLogger } from '../src/ops/logger.ts';
 import type { Logger } from '../src/ops/logger.ts';
+import { MemoryMessageBus } from '../src/bus/memory-message-bus.ts';
+import { MemoryInspector } from '../src/ops/memory-inspector.ts';
+import { PromMetrics } from '../src/ops/metrics.ts';
+import { OpsRuntime } from '../src/ops/ops-runtime.ts';
+import { RedisInspector } from '../src/ops/redis-inspector.ts';
+import type { StationInspector } from '../src/ops/station-inspector.ts';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 function parseRoles(args: string[]): Role[] {
   if (args.length === 0 || args.includes('all')) return [...ALL_ROLES];
@@ -71,6 +83,8 @@ async function main(args: readonly string[]): Promise<void> {
     );
   }
   let backend: Backend;
+  /** The Redis engine's shared connection (inspection, readiness, announcements). */
+  let redis: Redis | undefined;
   if (config.redisUrl === undefined) {
     if (roles.length !== ALL_ROLES.length) {
       throw new ConfigError(
@@ -84,37 +98,99 @@ async function main(args: readonly string[]): Promise<void> {
     backend = createMemoryBackend();
   } else {
     const { createRedisBackend } = await import('../src/engine/redis-backend.ts');
-    backend = await createRedisBackend({
+    const redisBackend = await createRedisBackend({
       url: config.redisUrl,
       prefix: config.redisPrefix,
       logger,
       // Dispatchers remove the sessions of gateways whose heartbeat expired (their messages stay stored).
       cleanupIntervalMs: roles.includes('dispatcher') ? 10_000 : undefined,
     });
+    redis = redisBackend.redis;
+    backend = redisBackend;
   }
-  const node = new StationNode({ config, identity, backend, roles, instanceName, logger });
+  const metrics = new PromMetrics({ labels: { instance_name: instanceName } });
+  const node = new StationNode({ config, identity, backend, roles, instanceName, logger, metrics });
+  let inspector: StationInspector | undefined;
+  if (redis !== undefined) {
+    inspector = new RedisInspector({
+      redis,
+      keys: backend.keys,
+      shards: config.shards,
+    });
+  } else if (backend.bus instanceof MemoryMessageBus) {
+    inspector = new MemoryInspector({
+      bus: backend.bus,
+      keys: backend.keys,
+      shards: config.shards,
+      registry: backend.registry,
+      inbox: backend.inbox,
+      gateway: () =>
+        node.gateway ? { id: node.gateway.id, connections: node.gateway.connectionCount } : undefined,
+      version: VERSION,
+    });
+  }
+  // Shutdown (SIGTERM, SIGINT, or an operator's drain): not ready → stop accepting → close clients over
+  // the drain window → in-flight work finishes → exit. A second signal or the drain timeout forces the exit.
   let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
+  const stop = (reason: string): void => {
+    if (stopping) {
+      logger.warn({ code: 'SHUTDOWN_FORCED', reason }, 'second signal: exiting now');
+      process.exit(130);
+    }
     stopping = true;
-    logger.info({ code: 'SHUTDOWN', signal }, 'draining');
-    node.close().then(
-      () => {
-        process.exitCode = 0;
-      },
-      (err: unknown) => {
-        logger.error({ code: 'SHUTDOWN_FAILED', err }, 'drain failed');
-        process.exitCode = 1;
-      },
-    );
+    const windowMs = config.ops.drainWindowMs;
+    logger.info({ code: 'SHUTDOWN', reason, drainWindowMs: windowMs }, 'draining');
+    ops.draining();
+    const hard = setTimeout(() => {
+      logger.error(
+        { code: 'SHUTDOWN_TIMEOUT', timeoutMs: config.ops.drainTimeoutMs },
+        'drain did not finish in time: exiting',
+      );
+      process.exit(1);
+    }, config.ops.drainTimeoutMs);
+    hard.unref();
+    node
+      .close({ drainWindowMs: windowMs, beforeRelease: () => ops.close() })
+      .then(
+        () => {
+          process.exitCode = 0;
+        },
+        (err: unknown) => {
+          logger.error({ code: 'SHUTDOWN_FAILED', err }, 'drain failed');
+          process.exitCode = 1;
+        },
+      )
+      .finally(() => ops.close());
   };
+  const ops = new OpsRuntime({
+    config: config.ops,
+    instanceName,
+    roles,
+    version: VERSION,
+    host: hostname(),
+    pid: process.pid,
+    metrics,
+    logger,
+    redis,
+    keys: backend.keys,
+    inspector,
+    gateway: () => node.gateway,
+    onDrainRequested: () => setImmediate(() => stop('drain requested')),
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     logger.info({ code: 'SIGHUP' }, 'reloading the TLS certificate');
     node.gateway?.reloadTls();
   });
+  const opsUrl = await ops.listen();
+  if (opsUrl)
+    logger.info(
+      { code: 'OPS_SERVER', url: opsUrl },
+      `ops server ${opsUrl} (/metrics /healthz /readyz /dashboard /admin)`,
+    );
   const address = await node.start();
+  ops.started();
   logger.info(
     {
       code: 'STATION_STARTED',
@@ -126,6 +202,18 @@ async function main(args: readonly string[]): Promise<void> {
     },
     'station started',
   );
+  if (address !== undefined && config.logLevel !== 'silent') {
+    // The one line scripts and supervisors wait for (local-cluster.sh, test clusters): written at any log
+    // level but `silent`, as a JSON log line like every other line on stdout.
+    const announcer =
+      logger.level === 'info' || logger.level === 'debug' || logger.level === 'trace'
+        ? logger
+        : createLogger('info');
+    announcer.info(
+      { code: 'STATION_LISTENING', station: identity.id.string, roles, address },
+      `station ${identity.id.string} listening on ${address.address}:${address.port} (${roles.join(', ')})`,
+    );
+  }
 }
 
 /** Run a station process with the given role arguments; reports errors (JSON) and sets the exit code. */
@@ -148,7 +236,9 @@ export function runStation(args: readonly string[]): void {
       return;
     }
     logger.fatal({ code: 'FATAL', err }, `fatal: ${err instanceof Error ? err.message : String(err)}`);
+    // whatever started before the failure (connections, listeners) would keep the process alive
     process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100).unref();
   });
 }
 

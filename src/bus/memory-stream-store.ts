@@ -29,6 +29,8 @@ interface Group {
 
 interface Stream {
   entries: StoredEntry[];
+  /** Entries ever appended (XINFO STREAM entries-added). */
+  added: number;
   lastMs: number;
   lastSeq: number;
   readonly groups: Map<string, Group>;
@@ -109,6 +111,7 @@ export class MemoryStreamStore {
     s.lastSeq = seq;
     const id = `${ms}-${seq}`;
     s.entries.push({ id, ms, seq, fields: { ...fields } });
+    s.added += 1;
     // Approximate trimming, like Redis: only in chunks (Redis drops whole radix-tree nodes).
     const slack = Math.min(100, Math.floor(maxLen / 10));
     if (s.entries.length > maxLen + slack) s.entries.splice(0, s.entries.length - maxLen);
@@ -262,6 +265,52 @@ export class MemoryStreamStore {
     return acked;
   }
 
+  /** XDEL stream ids…; how many were removed. */
+  remove(stream: string, ids: readonly string[]): number {
+    const s = this.#streams.get(stream);
+    if (!s) return 0;
+    const drop = new Set(ids);
+    const before = s.entries.length;
+    s.entries = s.entries.filter((e) => !drop.has(e.id));
+    return before - s.entries.length;
+  }
+
+  /** XINFO STREAM entries-added. */
+  addedCount(stream: string): number {
+    return this.#streams.get(stream)?.added ?? 0;
+  }
+
+  /** XPENDING stream group - + count: the pending entries, oldest first. */
+  pendingEntries(
+    stream: string,
+    group: string,
+    count: number,
+    now = Date.now(),
+  ): { id: string; consumer: string; idleMs: number; deliveries: number }[] {
+    const g = this.#streams.get(stream)?.groups.get(group);
+    if (!g) return [];
+    return [...g.pending].slice(0, count).map(([id, p]) => ({
+      id,
+      consumer: p.consumer,
+      idleMs: now - p.deliveredAt,
+      deliveries: p.deliveries,
+    }));
+  }
+
+  /** XINFO GROUPS (the parts the ops tools show): name, pending count, and entries not yet delivered. */
+  groups(
+    stream: string,
+  ): { name: string; pending: number; lag: number; oldestPending: string | undefined }[] {
+    const s = this.#streams.get(stream);
+    if (!s) return [];
+    return [...s.groups].map(([name, g]) => ({
+      name,
+      pending: g.pending.size,
+      lag: s.entries.filter((e) => e.ms > g.lastMs || (e.ms === g.lastMs && e.seq > g.lastSeq)).length,
+      oldestPending: g.pending.keys().next().value,
+    }));
+  }
+
   /** XPENDING stream group (the count). */
   pendingCount(stream: string, group: string): number {
     return this.#streams.get(stream)?.groups.get(group)?.pending.size ?? 0;
@@ -303,7 +352,7 @@ export class MemoryStreamStore {
   #stream(stream: string): Stream {
     let s = this.#streams.get(stream);
     if (!s) {
-      s = { entries: [], lastMs: 0, lastSeq: 0, groups: new Map() };
+      s = { entries: [], added: 0, lastMs: 0, lastSeq: 0, groups: new Map() };
       this.#streams.set(stream, s);
     }
     return s;

@@ -16,10 +16,11 @@ import {
   parseStationsFile,
 } from '../federation/neighbour-list.ts';
 import type { NeighbourSpec } from '../federation/neighbour-list.ts';
-import { DEFAULT_LIMITS, DEFAULT_PUSH } from './station-config.ts';
+import { DEFAULT_LIMITS, DEFAULT_OPS, DEFAULT_PUSH } from './station-config.ts';
 import type {
   LimitsConfig,
   LogLevel,
+  OpsConfig,
   ProxyProtocolMode,
   PushConfig,
   StationConfig,
@@ -260,6 +261,7 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     trustedProxies,
     tlsCertFile: tlsCert === undefined ? undefined : resolve(cwd, String(tlsCert)),
     tlsKeyFile: tlsKey === undefined ? undefined : resolve(cwd, String(tlsKey)),
+    ops: loadOpsConfig(fromEnv, (file['ops'] ?? {}) as Record<string, unknown>),
     push: loadPushConfig(fromEnv, file, cwd),
     neighbors,
     federationQueueLimit: positiveInt(
@@ -283,6 +285,58 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     if (!knownLimitKeys.has(key)) throw unknownError('config file key limits.', key, knownLimitKeys);
   }
   return config;
+}
+
+/**
+ * The ops block: DIM_OPS_HOST, DIM_OPS_PORT (`off` disables the server), DIM_OPS_TOKEN, DIM_OPS_URL,
+ * DIM_DRAIN_WINDOW_MS, DIM_DRAIN_TIMEOUT_MS; file keys under `ops` ({host, port, token, publicUrl,
+ * drainWindowMs, drainTimeoutMs}).
+ */
+function loadOpsConfig(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+): OpsConfig {
+  const pick = (variable: string, key: string): unknown => fromEnv(variable) ?? file[key];
+  const portValue = pick('DIM_OPS_PORT', 'port');
+  const opsPort =
+    portValue === undefined
+      ? DEFAULT_OPS.port
+      : portValue === 'off' || portValue === false
+        ? undefined
+        : port('DIM_OPS_PORT', portValue, true);
+  const token = pick('DIM_OPS_TOKEN', 'token');
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
+    throw new ConfigError('DIM_OPS_TOKEN must be a string of at least 16 characters');
+  }
+  const publicUrl = pick('DIM_OPS_URL', 'publicUrl');
+  if (publicUrl !== undefined && (typeof publicUrl !== 'string' || !/^https?:\/\//.test(publicUrl))) {
+    throw new ConfigError('DIM_OPS_URL must be an http:// or https:// URL');
+  }
+  const windowValue = pick('DIM_DRAIN_WINDOW_MS', 'drainWindowMs');
+  const drainWindowMs =
+    windowValue === undefined || windowValue === '0' || windowValue === 0
+      ? windowValue === undefined
+        ? DEFAULT_OPS.drainWindowMs
+        : 0
+      : positiveInt('DIM_DRAIN_WINDOW_MS', windowValue);
+  const timeoutValue = pick('DIM_DRAIN_TIMEOUT_MS', 'drainTimeoutMs');
+  const drainTimeoutMs =
+    timeoutValue === undefined
+      ? Math.max(DEFAULT_OPS.drainTimeoutMs, drainWindowMs + 15_000)
+      : positiveInt('DIM_DRAIN_TIMEOUT_MS', timeoutValue);
+  if (drainTimeoutMs <= drainWindowMs) {
+    throw new ConfigError(
+      `DIM_DRAIN_TIMEOUT_MS (${drainTimeoutMs}) must exceed DIM_DRAIN_WINDOW_MS (${drainWindowMs})`,
+    );
+  }
+  return {
+    host: String(pick('DIM_OPS_HOST', 'host') ?? DEFAULT_OPS.host),
+    port: opsPort,
+    token: token as string | undefined,
+    publicUrl: publicUrl as string | undefined,
+    drainWindowMs,
+    drainTimeoutMs,
+  };
 }
 
 // ---- push notifications ------------------------------------------------------------------------------

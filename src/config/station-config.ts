@@ -74,6 +74,8 @@ export interface StationConfig {
   /** PEM certificate chain and private key: TLS (MTP over TLS, WSS) is then accepted on the same port. */
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
+  /** Operations: the ops HTTP server (metrics, health, admin API, dashboard) and the lame-duck drain. */
+  readonly ops: OpsConfig;
   /** Push notifications (APNs, FCM, webhook); see PushConfig. */
   readonly push: PushConfig;
   // ---- federation (src/federation) ----
@@ -84,6 +86,30 @@ export interface StationConfig {
   /** Longest pause between reconnect attempts to a neighbour (ms, default 30 s). */
   readonly federationMaxBackoffMs: number;
 }
+
+export interface OpsConfig {
+  /** Listen address of the ops HTTP server (loopback unless configured). */
+  readonly host: string;
+  /** Its port; 0 picks a free one; undefined turns the server off. */
+  readonly port: number | undefined;
+  /** Bearer token of the admin API (kick, drain, dead-letter retry…); undefined disables the admin API. */
+  readonly token: string | undefined;
+  /** The ops URL other processes and dimctl use to reach this one (default http://host:port). */
+  readonly publicUrl: string | undefined;
+  /** SIGTERM drain: clients are closed gradually over this window (ms). */
+  readonly drainWindowMs: number;
+  /** The drain is forced to end (exit) after this long (ms). */
+  readonly drainTimeoutMs: number;
+}
+
+export const DEFAULT_OPS: OpsConfig = {
+  host: '127.0.0.1',
+  port: 9395,
+  token: undefined,
+  publicUrl: undefined,
+  drainWindowMs: 30_000,
+  drainTimeoutMs: 60_000,
+};
 
 // ---- push notifications (src/push/) ------------------------------------------------------------------
 

@@ -173,6 +173,7 @@ export class Dispatcher {
       return;
     }
     // the block list and the receiver's sessions are independent lookups: one round trip for both
+    const lookupAt = this.#now();
     const [blocked, sessions] = await Promise.all([
       this.#isBlocked(envelope),
       this.#activeSessions(receiver.naked().string, receiver.terminal),
@@ -184,7 +185,7 @@ export class Dispatcher {
       });
       return;
     }
-    await this.#deliver(inbound, envelope, receiver, sessions);
+    await this.#deliver(inbound, envelope, receiver, sessions, lookupAt);
   }
 
   /**
@@ -237,8 +238,11 @@ export class Dispatcher {
     envelope: ReliableMessage,
     target: ID,
     activeSessions?: readonly SessionRecord[],
+    /** When the sessions were looked up (ms); now when looked up here. */
+    lookedUpAt?: number,
   ): Promise<void> {
     const { streams, messenger } = this.#o;
+    const lookupAt = lookedUpAt ?? this.#now();
     const now = this.#now();
     const station = messenger.identity.id.string;
     let msg: string;
@@ -269,6 +273,7 @@ export class Dispatcher {
         sig,
         time: Math.round((envelope.time ?? now / 1000) * 1000),
         msg,
+        at: lookupAt,
       }),
     ];
     for (const session of sessions) {

@@ -27,6 +27,8 @@ import { BusInboundSink } from '../streams/bus-inbound-sink.ts';
 import { StationStreams } from '../streams/station-streams.ts';
 import type { Backend } from './backend.ts';
 import type { RedisBackend } from './redis-backend.ts';
+import { NOOP_METRICS, type StationMetrics } from '../ops/metrics.ts';
+import { meteredBus, meteredRegistry, meteredSink, meteredTarget } from '../ops/metered.ts';
 
 export type Role = 'gateway' | 'dispatcher' | 'storage' | 'push' | 'bridge';
 export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'push', 'bridge'];
@@ -41,6 +43,8 @@ export interface StationNodeOptions {
   readonly logger: Logger;
   /** Gateway heartbeat period (ms, default 5000). */
   readonly heartbeatMs?: number;
+  /** Where the roles record their metrics (default: nowhere). */
+  readonly metrics?: StationMetrics;
   /** Push providers replacing the configured ones, and a delivery observer (tests, benchmarks). */
   readonly push?: { readonly providers?: PushProviders; readonly onDelivery?: (e: DeliveryEvent) => void };
 }
@@ -75,7 +79,16 @@ export class StationNode {
 
   /** Start every role; resolves with the gateway's listening address when it runs one. */
   async start(): Promise<{ address: string; port: number } | undefined> {
-    const { config, backend, roles, instanceName, identity } = this.#o;
+    const { config, roles, instanceName, identity } = this.#o;
+    // the roles see the backend through metric observers (same behaviour, counted)
+    const metrics = this.#o.metrics ?? NOOP_METRICS;
+    const backend = {
+      ...this.#o.backend,
+      bus: meteredBus(this.#o.backend.bus, this.#o.backend.keys, metrics),
+      registry: meteredRegistry(this.#o.backend.registry, metrics),
+      isGatewayAlive: (id: string) => this.#o.backend.isGatewayAlive(id),
+      heartbeat: (id: string) => this.#o.backend.heartbeat(id),
+    };
     // The station knows itself: its meta and visa are answered like any other user's.
     await this.directory.acceptMeta(identity.id, identity.meta);
     await this.directory.acceptDocument(identity.visa, Date.now() / 1000);
@@ -93,7 +106,7 @@ export class StationNode {
     }
     if (roles.includes('dispatcher') || roles.includes('push')) {
       const redis = (backend as { redis?: import('ioredis').Redis }).redis;
-      this.push = new PushService({
+      this.push = await PushService.create({
         config: config.push,
         engine:
           backend.kind === 'redis' && redis !== undefined && config.redisUrl !== undefined
@@ -134,7 +147,7 @@ export class StationNode {
       });
       this.#dispatcher.start();
     }
-    const sink = new BusInboundSink(backend.bus, streams);
+    const sink = meteredSink(new BusInboundSink(backend.bus, streams), metrics);
     if (roles.includes('bridge') && this.#neighbours().length > 0) {
       this.bridge = new Bridge({
         identity,
@@ -162,11 +175,12 @@ export class StationNode {
       sink,
       registry: backend.registry,
       logger: this.#log,
+      metrics,
     });
     this.#delivery = new DeliveryConsumer({
       bus: backend.bus,
       streams,
-      gateway: this.gateway,
+      gateway: meteredTarget(this.gateway, metrics),
       sink,
       logger: this.#log,
       attachments: new BacklogAttachments(this.directory),
@@ -225,9 +239,23 @@ export class StationNode {
     });
   }
 
-  /** Ordered drain; idempotent. */
-  close(): Promise<void> {
+  /**
+   * Ordered drain; idempotent. With `drainWindowMs`, the gateway first closes its clients gradually over
+   * that window (lame duck: it keeps delivering to those still connected and keeps its heartbeat so the
+   * dispatcher still routes to them); then delivery stops, the dispatcher and storage worker finish what
+   * they hold, and the backend is released.
+   */
+  close(
+    options: {
+      readonly drainWindowMs?: number;
+      /** Runs after the roles stopped, before the backend is released (e.g. withdraw announcements). */
+      readonly beforeRelease?: () => Promise<void>;
+    } = {},
+  ): Promise<void> {
     this.#closing ??= (async () => {
+      if (this.gateway !== undefined && options.drainWindowMs !== undefined && options.drainWindowMs > 0) {
+        await this.gateway.drain(options.drainWindowMs);
+      }
       clearInterval(this.#heartbeat);
       await this.gateway?.close();
       await this.#delivery?.close();
@@ -235,6 +263,9 @@ export class StationNode {
       await this.#dispatcher?.close();
       await this.#storage?.close();
       await this.push?.close();
+      await options.beforeRelease?.().catch((err: unknown) => {
+        this.#log.warn({ code: 'SHUTDOWN_STEP_FAILED', err: String(err) }, 'shutdown step failed');
+      });
       await this.#o.backend.close();
       this.#log.info({ code: 'NODE_CLOSED' }, 'station node stopped');
     })();

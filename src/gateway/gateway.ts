@@ -11,6 +11,8 @@ import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import type { ClientChannel, DeliveryResult } from '../transport/client-channel.ts';
 import { StationListener } from '../transport/listener.ts';
 import { TlsCertificates } from '../transport/tls-certificates.ts';
+import { NOOP_METRICS, type StationMetrics } from '../ops/metrics.ts';
+import { observeChannel } from '../ops/metered.ts';
 import { ClientSession, type SessionDeps } from './client-session.ts';
 
 export interface GatewayOptions {
@@ -23,7 +25,15 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch (tests may pin it). */
   readonly now?: () => number;
+  readonly metrics?: StationMetrics;
 }
+
+/** How often a drain retires its next batch of connections (ms). */
+const DRAIN_TICK_MS = 100;
+/** How long a retired (inactive) connection still receives the pushes already on their way (ms). */
+const DRAIN_GRACE_MS = 1000;
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 export class Gateway {
   readonly id: string;
@@ -34,10 +44,15 @@ export class Gateway {
   readonly #sessionDeps: SessionDeps;
   /** Present when a certificate is configured: TLS (MTP over TLS, WSS) on the same port. */
   readonly #tls: TlsCertificates | undefined;
+  readonly #metrics: StationMetrics;
+  readonly #registry: SessionRegistry;
   #closing: Promise<void> | undefined;
+  #draining: Promise<void> | undefined;
 
   constructor(options: GatewayOptions) {
     this.id = options.gatewayId;
+    this.#metrics = options.metrics ?? NOOP_METRICS;
+    this.#registry = options.registry;
     this.#log = options.logger.child({ module: 'gateway', gateway: options.gatewayId });
     const { config } = options;
     this.#sessionDeps = {
@@ -125,6 +140,80 @@ export class Gateway {
     return true;
   }
 
+  /** Stop listening while the station cannot serve (Redis lost); open connections stay. */
+  pauseAccepting(): void {
+    this.#listener.pauseAccepting();
+  }
+
+  resumeAccepting(): Promise<void> {
+    return this.#listener.resumeAccepting();
+  }
+
+  /** The client address and transport of a connection, while it is open. */
+  connectionInfo(connId: string): { remote: string; transport: string } | undefined {
+    const channel = this.#sessions.get(connId)?.channel;
+    if (channel === undefined) return undefined;
+    return { remote: `${channel.remote.address}:${channel.remote.port}`, transport: channel.kind };
+  }
+
+  /** Close the connections of `user` (only `terminal`'s if given) held here; returns how many. */
+  async kick(user: string, terminal?: string): Promise<number> {
+    const records = await this.#registry.sessionsOf(user, terminal);
+    let closed = 0;
+    for (const record of records) {
+      if (record.gatewayId !== this.id) continue;
+      const session = this.#sessions.get(record.connId);
+      if (session === undefined || session.channel.closed) continue;
+      this.#log.info({ code: 'SESSION_KICKED', conn: record.connId, user }, 'closing a session (operator)');
+      session.channel.close('SHUTDOWN', 'disconnected by the operator');
+      closed++;
+    }
+    return closed;
+  }
+
+  /**
+   * Lame-duck drain: stop accepting, then retire the open connections a batch at a time, spread evenly over
+   * `windowMs`, so that their clients reconnect (through the balancer, to other gateways) without a
+   * thundering herd; then close(). Retiring a connection first marks its session inactive (the dispatcher
+   * stops routing to it: new messages are stored for the client's reconnection), lets the pushes already
+   * on their way reach it for `graceMs`, then closes it. A push that still meets a closed connection stays
+   * in the inbox and reaches the client with its backlog wherever it reconnects. Idempotent.
+   */
+  drain(windowMs: number, graceMs = Math.min(DRAIN_GRACE_MS, windowMs)): Promise<void> {
+    this.#draining ??= (async () => {
+      this.#listener.pauseAccepting();
+      const channels = this.#listener.channels();
+      this.#log.info(
+        { code: 'GATEWAY_DRAINING', connections: channels.length, windowMs },
+        'draining: closing connections gradually',
+      );
+      const ticks = Math.max(1, Math.floor(windowMs / DRAIN_TICK_MS));
+      const perTick = Math.max(1, Math.ceil(channels.length / ticks));
+      const retiring: Promise<void>[] = [];
+      for (let next = 0; next < channels.length && this.#closing === undefined; next += perTick) {
+        retiring.push(this.#retire(channels.slice(next, next + perTick), graceMs));
+        if (next + perTick < channels.length) await sleep(DRAIN_TICK_MS);
+      }
+      await Promise.all(retiring);
+      await this.close();
+    })();
+    return this.#draining;
+  }
+
+  async #retire(channels: readonly ClientChannel[], graceMs: number): Promise<void> {
+    await Promise.all(
+      channels.map((channel) =>
+        this.#sessions.get(channel.id)?.state === 'bound'
+          ? this.#registry.setActive(this.id, channel.id, false).catch((err: unknown) => {
+              this.#log.warn({ code: 'REGISTRY_ERROR', err: String(err) }, 'could not retire a session');
+            })
+          : undefined,
+      ),
+    );
+    if (graceMs > 0) await sleep(graceMs);
+    for (const channel of channels) channel.close('SHUTDOWN', 'the gateway is draining; reconnect');
+  }
+
   /** Stop accepting, close every connection (SHUTDOWN). Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -136,6 +225,7 @@ export class Gateway {
   }
 
   #accept(channel: ClientChannel): void {
+    observeChannel(channel, this.#metrics);
     const session = new ClientSession(channel, this.#sessionDeps);
     this.#sessions.set(channel.id, session);
   }

@@ -88,6 +88,12 @@ export interface RedisKeys {
   federationLinks(): string;
   /** String with a TTL: a broadcast (or neighbour query) already handled here (dedup across the mesh). */
   federationSeen(key: string): string;
+
+  // Operations (src/ops/): processes announce their ops server for dimctl and dashboards
+  /** Set: the names of the processes that announced themselves. */
+  opsInstances(): string;
+  /** String (JSON InstanceInfo) with a TTL: one process's announcement. */
+  opsInstance(name: string): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -162,5 +168,8 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     federationLinkOwner: (neighbour) => `${p}fed:{${neighbour}}:owner`,
     federationLinks: () => `${p}fed:links`,
     federationSeen: (key) => `${p}fed:seen:${key}`,
+
+    opsInstances: () => `${p}ops:instances`,
+    opsInstance: (name) => `${p}ops:instance:${name}`,
   };
 }

@@ -92,7 +92,7 @@ export class StorageWorker {
         await inbox.put(value.user, {
           sig: value.sig,
           time: value.time,
-          storedAt: this.#now(),
+          storedAt: typeof value.at === 'number' ? Math.min(value.at, this.#now()) : this.#now(),
           terminal: value.terminal,
           json: value.msg,
         });

@@ -19,7 +19,7 @@
  *      t=deliver  conn  user  term  sig  msg  resp?=1          one message (live, or a station response)
  *      t=page     conn  user  term  until  next?  pre?  n  sig.0 msg.0 … sig.{n-1} msg.{n-1}   backlog page
  *  - store shard (dispatcher, gateways → storage, order key = user):
- *      t=store      user  term?  sig  time  msg               persist before any push
+ *      t=store      user  term?  sig  time  msg  at?          persist before any push
  *      t=delivered  user  term  n  sig.0 … sig.{n-1}            a terminal confirmed these
  *      t=drain      user  term  gw  conn  until  cursor?      send the backlog's next page
  */
@@ -92,6 +92,13 @@ export interface StoreMessageEntry {
   /** Message time (ms): the backlog order. */
   readonly time: number;
   readonly msg: string;
+  /**
+   * When the dispatcher looked the receiver's sessions up (ms), before deciding whom to push to: the
+   * message counts as stored from then, so a backlog drain of a session bound later (its `until` is after
+   * the bind) includes it even when the storage worker writes it after that `until`. Absent (earlier
+   * dispatchers): the storage worker's clock.
+   */
+  readonly at?: number;
 }
 
 /** Messages a terminal confirmed. */
@@ -218,6 +225,7 @@ export class StationStreams {
       msg: entry.msg,
     };
     if (entry.terminal !== undefined) fields['term'] = entry.terminal;
+    if (entry.at !== undefined) fields['at'] = String(entry.at);
     return this.#toStore(entry.user, fields);
   }
 
@@ -332,6 +340,7 @@ export function decodeStore(fields: StreamFields): StoreEntry {
         sig: text(fields, 'sig'),
         time: number(fields, 'time'),
         msg: text(fields, 'msg'),
+        ...(fields['at'] === undefined ? {} : { at: number(fields, 'at') }),
       };
     case 'delivered': {
       const n = number(fields, 'n');

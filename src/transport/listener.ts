@@ -136,6 +136,10 @@ export class StationListener {
   #closing: Promise<void> | undefined;
   readonly #trustedProxies: BlockList | undefined;
   readonly #tls: (() => SecureContext) | undefined;
+  /** Not listening for now (pauseAccepting / stopAccepting); existing connections stay. */
+  #paused = false;
+  /** The port actually bound (listening again after a pause reuses it). */
+  #bound: number | undefined;
 
   constructor(options: StationListenerOptions) {
     this.#host = options.host ?? LISTENER_DEFAULTS.host;
@@ -187,16 +191,51 @@ export class StationListener {
       const server = this.#server;
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
-      server.listen({ host: this.#host, port: this.#port }, () => {
+      server.listen({ host: this.#host, port: this.#bound ?? this.#port }, () => {
         server.off('error', onError);
         const bound = server.address() as AddressInfo;
+        this.#bound = bound.port;
         this.#log.info({ code: 'LISTENING', address: bound.address, port: bound.port }, 'listening');
         resolve({ address: bound.address, port: bound.port });
       });
     });
   }
 
-  /** Stop accepting, close every channel with SHUTDOWN; resolves once every connection is gone. Idempotent. */
+  /** The channels open now (a drain closes them one by one). */
+  channels(): ClientChannel[] {
+    const out: ClientChannel[] = [];
+    for (const conn of this.#connections)
+      if (conn.channel !== undefined && !conn.channel.closed) out.push(conn.channel);
+    return out;
+  }
+
+  /**
+   * Stop listening (new connections are refused by the OS, so a balancer retries elsewhere); open
+   * connections stay. `resumeAccepting()` listens again on the same address. Idempotent.
+   */
+  pauseAccepting(): void {
+    if (this.#paused || this.#closing !== undefined || !this.#server.listening) return;
+    this.#paused = true;
+    this.#server.close();
+    this.#log.info({ code: 'LISTENER_PAUSED' }, 'not accepting new connections');
+  }
+
+  /** Listen again after pauseAccepting() (resolves once listening; no-op while closing). */
+  resumeAccepting(): Promise<void> {
+    if (!this.#paused || this.#closing !== undefined) return Promise.resolve();
+    this.#paused = false;
+    return this.listen().then(
+      () => {
+        this.#log.info({ code: 'LISTENER_RESUMED' }, 'accepting connections again');
+      },
+      (err: unknown) => {
+        this.#paused = true;
+        throw err;
+      },
+    );
+  }
+
+  /** Close every channel with SHUTDOWN; resolves once every connection is gone. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       this.#server.close(() => {

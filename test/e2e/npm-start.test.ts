@@ -24,7 +24,14 @@ describe('npm start without Redis', { timeout: 60_000 }, () => {
   before(async () => {
     child = spawn(process.execPath, [join(repoDir, 'workers', 'station.ts')], {
       cwd: dir,
-      env: { ...process.env, DIM_HOST: '127.0.0.1', DIM_PORT: '0', DIM_LOG_LEVEL: 'info', DIM_REDIS_URL: '' },
+      env: {
+        ...process.env,
+        DIM_HOST: '127.0.0.1',
+        DIM_PORT: '0',
+        DIM_LOG_LEVEL: 'info',
+        DIM_REDIS_URL: '',
+        DIM_OPS_PORT: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (d: Buffer) => {

@@ -38,9 +38,12 @@ import { repoDir } from './vectors.ts';
 export type ClusterRole = 'gateway' | 'dispatcher' | 'storage';
 
 const STATION_ENTRY = join(repoDir, 'workers', 'station.ts');
-const READY_TIMEOUT_MS = 15_000;
+// generous: the machine running the tests may be loaded (several test suites, benchmarks)
+const READY_TIMEOUT_MS = 45_000;
 const STOP_TIMEOUT_MS = 5_000;
 const OUTPUT_LIMIT = 256 * 1024;
+/** The admin API token of every test cluster process. */
+export const OPS_TOKEN = 'test-ops-token-0123456789';
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -119,6 +122,7 @@ export class RoleProcess {
   #child: ChildProcess | undefined;
   #output = '';
   #starts = 0;
+  #opsUrl: string | undefined;
 
   constructor(cluster: Cluster, options: RoleProcessOptions) {
     this.#cluster = cluster;
@@ -136,6 +140,12 @@ export class RoleProcess {
   get port(): number {
     if (this.#port === undefined) throw new Error(`${this.#name} has no port (not a started gateway)`);
     return this.#port;
+  }
+
+  /** The process's ops server (`ops server …` on stdout), once started. */
+  get opsUrl(): string {
+    if (this.#opsUrl === undefined) throw new Error(`${this.#name} has not reported its ops server`);
+    return this.#opsUrl;
   }
 
   get pid(): number | undefined {
@@ -179,7 +189,9 @@ export class RoleProcess {
     let stdout = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
-      stdout = (stdout + text).slice(-4096);
+      stdout = (stdout + text).slice(-65_536);
+      const ops = /"msg":"ops server (\S+) /.exec(stdout);
+      if (ops) this.#opsUrl = ops[1];
       this.#append(text);
     });
     child.stderr?.on('data', (chunk: Buffer) => this.#append(chunk.toString()));
@@ -295,6 +307,10 @@ export class Cluster {
       DIM_DATA_DIR: dir,
       DIM_SHARDS: String(this.shards),
       DIM_LOG_LEVEL: 'warn',
+      // every process's ops server on a free port (reported on stdout); drains short enough for stop()
+      DIM_OPS_PORT: '0',
+      DIM_OPS_TOKEN: OPS_TOKEN,
+      DIM_DRAIN_WINDOW_MS: '1000',
       ...options.env,
     };
   }

@@ -103,6 +103,8 @@ export class MeshStation {
       DIM_NEIGHBORS: neighbours.join(','),
       DIM_TRUSTED_STATIONS: (this.spec.trusts ?? []).map((n) => mesh.station(n).id).join(','),
       DIM_FEDERATION_MAX_BACKOFF_MS: '1000',
+      // several stations on one machine: each ops server on a free port
+      DIM_OPS_PORT: '0',
       ...this.spec.env,
     });
     const child = spawn(process.execPath, [STATION_ENTRY], {

@@ -249,6 +249,64 @@ const entries = [
     client: 'nothing',
     level: 'error',
   },
+  // ---- federation (neighbour stations) ----
+  {
+    code: 'RELAY_SENDER_UNKNOWN',
+    meaning:
+      'A neighbour relayed a message of a sender whose keys are unknown here (no meta/visa attached); dropped.',
+    client: 'nothing',
+    level: 'warn',
+  },
+  {
+    code: 'FEDERATION_QUEUE_FULL',
+    meaning:
+      "A neighbour's queue is full (DIM_FEDERATION_QUEUE_LIMIT): messages for it are stored here instead.",
+    client: 'nothing',
+    level: 'warn',
+  },
+  {
+    code: 'ROAM_QUEUE_FULL',
+    meaning:
+      "Roaming a user's stored messages stopped: the neighbour's queue is full (the rest stay stored).",
+    client: 'nothing',
+    level: 'warn',
+  },
+  {
+    code: 'LINK_PING_TIMEOUT',
+    meaning: 'A neighbour did not answer PING on its link; the link reconnects.',
+    client: 'nothing',
+    level: 'warn',
+  },
+  {
+    code: 'LINK_OWNERSHIP_LOST',
+    meaning: 'Another bridge process took over a neighbour link (its owner key expired).',
+    client: 'nothing',
+    level: 'warn',
+  },
+  {
+    code: 'LINK_OWNERSHIP_FAILED',
+    meaning: 'A bridge could not renew its neighbour-link ownership (Redis unreachable).',
+    client: 'nothing',
+    level: 'error',
+  },
+  {
+    code: 'NO_LINK',
+    meaning: 'A reply for a neighbour link this bridge does not hold was dropped.',
+    client: 'nothing',
+    level: 'warn',
+  },
+  {
+    code: 'RELAY_NOT_ACCEPTED',
+    meaning: 'A message a neighbour pushed over our link could not be published to the inbound streams.',
+    client: 'nothing',
+    level: 'error',
+  },
+  {
+    code: 'LINK_KEYS_NOT_SAVED',
+    meaning: "A neighbour's meta/visa learnt in the link handshake could not be stored.",
+    client: 'nothing',
+    level: 'warn',
+  },
 ] as const satisfies readonly CatalogueEntry[];
 
 export type CatalogueCode = (typeof entries)[number]['code'];

@@ -165,7 +165,7 @@ export class Bridge {
           if (meta !== undefined) await directory.acceptMeta(id, meta);
           if (visa !== undefined) await directory.acceptDocument(visa, this.#now() / 1000, id);
         })().catch((err: unknown) =>
-          this.#log.warn({ code: 'NEIGHBOUR_IDENTITY_NOT_SAVED', err: String(err) }, 'neighbour keys'),
+          this.#log.warn({ code: 'LINK_KEYS_NOT_SAVED', err: String(err) }, 'neighbour keys'),
         );
       },
       onState: (s) => {

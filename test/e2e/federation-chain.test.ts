@@ -19,7 +19,7 @@ import type { MeshStation } from '../helpers/station-mesh.ts';
 
 const now = (): number => Date.now() / 1000;
 
-describe('federation: three stations in a chain', { timeout: 180_000 }, () => {
+describe('federation: three stations in a chain', { timeout: 300_000 }, () => {
   let mesh: StationMesh;
   let s1: MeshStation;
   let s2: MeshStation;
@@ -178,6 +178,27 @@ describe('federation: three stations in a chain', { timeout: 180_000 }, () => {
       await sleep(500);
       assert.ok(!fromA.some((m) => m.content.dict['text'] === 'forged!'), 'the forged relay never delivered');
       await r.close();
+    }));
+
+  it('a documents query for an ID unknown here is asked of the neighbours; the answer is cached', () =>
+    mesh.withLogs(async () => {
+      const gina = user('gina');
+      const g = await s2.connect(gina, directory);
+      await g.handshake(); // s2 has gina's meta and visa (handshake attachments); no login broadcast
+      const ask = async (): Promise<string | undefined> => {
+        const sent = await a.sendCommand('documents', { did: gina.id.string });
+        const reply = await a.waitFor(
+          (e) =>
+            (e.kind === 'message' && e.content.dict['command'] === 'documents') ||
+            (e.kind === 'receipt' && e.origin?.['signature'] === sent.message.signatureText),
+          10_000,
+          { since: sent.eventMark },
+        );
+        return reply.kind === 'receipt' ? reply.text : 'documents';
+      };
+      assert.equal(await ask(), 'Document not found.', 's1 does not know gina yet');
+      await waitUntil(async () => (await ask()) === 'documents', 15_000, 's1 to have learnt it from s2');
+      await g.close();
     }));
 
   it('a neighbour killed with -9 and restarted loses nothing that was acknowledged', () =>

@@ -125,6 +125,7 @@ export class MeshStation {
       live.delete(child);
       this.#append(`--- ${this.name} exited (${code}, ${signal}) ---\n`);
     });
+    // generous: the CI machine may be loaded (startup is a few hundred ms when idle)
     await waitUntil(
       () => {
         if (!this.running) throw new Error(`${this.name} exited:\n${this.#output}`);
@@ -132,7 +133,9 @@ export class MeshStation {
       },
       60_000,
       `${this.name} to listen`,
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${this.#output}`);
+    });
   }
 
   #append(text: string): void {
@@ -165,7 +168,7 @@ export class MeshStation {
   }
 
   /** Wait until every configured link is up. */
-  async linksUp(timeoutMs = 20_000): Promise<void> {
+  async linksUp(timeoutMs = 45_000): Promise<void> {
     const want = this.spec.neighbours.map((n) => this.#mesh.station(n).id);
     await waitUntil(
       async () => {

@@ -41,22 +41,36 @@ start)
   start_role storage-1 storage DIM_OPS_PORT=0
   start_role gateway-1 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW1" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW1_OPS"
   start_role gateway-2 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW2" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW2_OPS"
+  # Up means the gateways accept connections and say they are ready, and HAProxy in front of them: HAProxy
+  # starts only once both gateways' /readyz answer 200, so its first checks pass and it never marks them down.
+  deadline=$((SECONDS + ${START_TIMEOUT:-90}))
+  alive_or_die() {
+    for name in gateway-1 gateway-2 dispatcher-1 storage-1; do
+      kill -0 "$(cat "$DIR/$name.pid")" 2>/dev/null || { echo "$name exited; see $DIR/logs/$name.log" >&2; exit 1; }
+    done
+    [ "$SECONDS" -lt "$deadline" ] || { echo "$1 after ${START_TIMEOUT:-90} s; see $DIR/logs" >&2; exit 1; }
+    sleep 0.2
+  }
+  ready() { # ops port: GET /readyz answers 200
+    local status
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    read -r _ status _ <&3 || status=
+    exec 3<&- 3>&-
+    [ "$status" = 200 ]
+  }
+  for port in "$GW1" "$GW2"; do
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do alive_or_die "nothing listens on 127.0.0.1:$port"; done
+  done
+  for ops in "$GW1_OPS" "$GW2_OPS"; do
+    until ready "$ops" 2>/dev/null; do alive_or_die "the gateway with ops port $ops is not ready"; done
+  done
   sed -e "s/maxconn 200000/maxconn ${HAPROXY_MAXCONN:-8000}/" -e "s/bind :9394/bind 127.0.0.1:$PORT/" \
     -e "s/gateway-1:9394 check port 9395/127.0.0.1:$GW1 check port $GW1_OPS/" \
     -e "s/gateway-2:9394 check port 9395/127.0.0.1:$GW2 check port $GW2_OPS/" \
     deploy/haproxy.cfg >"$DIR/haproxy.cfg"
   haproxy -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid"
-  # Up means the gateways accept connections (and HAProxy in front of them), not just started processes.
-  deadline=$((SECONDS + ${START_TIMEOUT:-90}))
-  for port in "$GW1" "$GW2" "$PORT"; do
-    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-      for name in gateway-1 gateway-2 dispatcher-1 storage-1; do
-        kill -0 "$(cat "$DIR/$name.pid")" 2>/dev/null || { echo "$name exited; see $DIR/logs/$name.log" >&2; exit 1; }
-      done
-      [ "$SECONDS" -lt "$deadline" ] || { echo "nothing listens on 127.0.0.1:$port after ${START_TIMEOUT:-90} s; see $DIR/logs" >&2; exit 1; }
-      sleep 0.2
-    done
-  done
+  until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do alive_or_die "HAProxy does not listen on 127.0.0.1:$PORT"; done
   echo "cluster up: clients connect to 127.0.0.1:$PORT; logs in $DIR/logs"
   ;;
 stop)

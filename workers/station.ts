@@ -185,8 +185,8 @@ async function main(args: readonly string[]): Promise<void> {
     node.gateway?.reloadTls();
   });
   const opsUrl = await ops.listen();
-  if (opsUrl)
-    logger.info(
+  if (opsUrl && config.logLevel !== 'silent')
+    announcer(logger).info(
       { code: 'OPS_SERVER', url: opsUrl },
       `ops server ${opsUrl} (/metrics /healthz /readyz /dashboard /admin)`,
     );
@@ -206,15 +206,21 @@ async function main(args: readonly string[]): Promise<void> {
   if (address !== undefined && config.logLevel !== 'silent') {
     // The one line scripts and supervisors wait for (local-cluster.sh, test clusters): written at any log
     // level but `silent`, as a JSON log line like every other line on stdout.
-    const announcer =
-      logger.level === 'info' || logger.level === 'debug' || logger.level === 'trace'
-        ? logger
-        : createLogger('info');
-    announcer.info(
+    announcer(logger).info(
       { code: 'STATION_LISTENING', station: identity.id.string, roles, address },
       `station ${identity.id.string} listening on ${address.address}:${address.port} (${roles.join(', ')})`,
     );
   }
+}
+
+/**
+ * The logger for the lines scripts and supervisors wait for (listening, ops server): written at any log
+ * level but `silent`, as JSON lines like every other line on stdout.
+ */
+function announcer(logger: Logger): Logger {
+  return logger.level === 'info' || logger.level === 'debug' || logger.level === 'trace'
+    ? logger
+    : createLogger('info');
 }
 
 /** Run a station process with the given role arguments; reports errors (JSON) and sets the exit code. */

@@ -202,6 +202,8 @@ describe('lame-duck drain behind HAProxy', { timeout: 900_000 }, () => {
       const loops = peers.map((p, i) => sendLoop(p, partnerOf(i)));
       await sleep(2000); // traffic flows on gateway 1
       const drainStart = Date.now();
+      // messages numbered from here on (less the one each sender may have in flight) are sent during the drain
+      const drainSeq = peers.map((p) => p.nextSeq - 1);
       process.kill(gateway1.pid!, 'SIGTERM');
       // not ready at once: HAProxy takes it out
       await waitUntil(
@@ -281,7 +283,9 @@ describe('lame-duck drain behind HAProxy', { timeout: 900_000 }, () => {
       }
       let acked = 0;
       let duplicates = 0;
+      /** Reorders of messages sent during the drain (its responsibility), and of earlier ones. */
       const reorders: string[] = [];
+      const earlyReorders: string[] = [];
       for (const [i, p] of peers.entries()) {
         acked += p.acked.size;
         const lateHere = lateByReceiver.get(i ^ 1) ?? new Set<number>();
@@ -296,7 +300,7 @@ describe('lame-duck drain behind HAProxy', { timeout: 900_000 }, () => {
         }
         for (let k = 1; k < firsts.length; k++) {
           if (firsts[k]! < firsts[k - 1]!)
-            reorders.push(
+            (firsts[k]! >= drainSeq[i]! ? reorders : earlyReorders).push(
               `conversation ${i}→${i ^ 1}: ${firsts[k]} arrived after ${firsts[k - 1]} (${firsts.join(',')})`,
             );
         }
@@ -305,7 +309,11 @@ describe('lame-duck drain behind HAProxy', { timeout: 900_000 }, () => {
       // its successors of the same conversation ran: that reorders by itself, drain or not. Reorders are
       // only the drain's fault when the message path did not have to retry anything.
       const retried = (cluster.logs().match(/"code":"BUS_HANDLER_FAILED"/g) ?? []).length;
-      if (retried === 0) assert.deepEqual(reorders, [], 'no reorder within a conversation');
+      if (earlyReorders.length > 0)
+        process.stdout.write(
+          `# drain: ${earlyReorders.length} reorder(s) of messages sent before SIGTERM (not the drain's): ${earlyReorders[0]}\n`,
+        );
+      if (retried === 0) assert.deepEqual(reorders, [], 'no reorder within a conversation during the drain');
       else if (reorders.length > 0)
         process.stdout.write(
           `# drain: ${reorders.length} conversation(s) reordered by ${retried} bus handler retries (Redis timeouts under load): ${reorders[0]}\n`,
@@ -317,7 +325,7 @@ describe('lame-duck drain behind HAProxy', { timeout: 900_000 }, () => {
       );
       process.stdout.write(
         `# drain: ${2 * PAIRS} clients moved in ${drainMs} ms; ${acked} messages acknowledged, all delivered ` +
-          `(${late.length} only after a new login); ${duplicates} duplicates; ${reorders.length} reorders\n`,
+          `(${late.length} only after a new login); ${duplicates} duplicates; ${reorders.length} reorders during the drain\n`,
       );
     }));
 });

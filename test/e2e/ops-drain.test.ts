@@ -318,7 +318,8 @@ describe('lame-duck drain behind HAProxy', { timeout: 900_000 }, () => {
         process.stdout.write(
           `# drain: ${reorders.length} conversation(s) reordered by ${retried} bus handler retries (Redis timeouts under load): ${reorders[0]}\n`,
         );
-      assert.ok(acked >= 2 * PAIRS * 5, `traffic flowed (${acked} acknowledged)`);
+      // a loaded machine slows the senders (one message per OK, then 250 ms): a few each is enough
+      assert.ok(acked >= 2 * PAIRS * 3, `traffic flowed (${acked} acknowledged)`);
       assert.ok(
         late.length <= Math.ceil(acked * 0.01),
         `late messages stay rare (${late.length} of ${acked})`,

@@ -168,7 +168,7 @@ async function throughput(): Promise<Record<string, number>> {
     directory: new IdentityDirectory(backend.identities),
     logger: silentLogger,
   };
-  const producer = new PushService({ ...common, produce: true, consume: false });
+  const producer = await PushService.create({ ...common, produce: true, consume: false });
   const now = Date.now();
   for (let i = 0; i < JOBS; i += 500) {
     await Promise.all(
@@ -196,7 +196,7 @@ async function throughput(): Promise<Record<string, number>> {
     );
   }
   await producer.close();
-  const worker = new PushService({ ...common, produce: false, consume: true });
+  const worker = await PushService.create({ ...common, produce: false, consume: true });
   const started = performance.now();
   worker.start();
   let counts = await ask(server);

@@ -46,6 +46,17 @@ start)
     -e "s/gateway-2:9394 check port 9395/127.0.0.1:$GW2 check port $GW2_OPS/" \
     deploy/haproxy.cfg >"$DIR/haproxy.cfg"
   haproxy -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid"
+  # Up means the gateways accept connections (and HAProxy in front of them), not just started processes.
+  deadline=$((SECONDS + ${START_TIMEOUT:-90}))
+  for port in "$GW1" "$GW2" "$PORT"; do
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+      for name in gateway-1 gateway-2 dispatcher-1 storage-1; do
+        kill -0 "$(cat "$DIR/$name.pid")" 2>/dev/null || { echo "$name exited; see $DIR/logs/$name.log" >&2; exit 1; }
+      done
+      [ "$SECONDS" -lt "$deadline" ] || { echo "nothing listens on 127.0.0.1:$port after ${START_TIMEOUT:-90} s; see $DIR/logs" >&2; exit 1; }
+      sleep 0.2
+    done
+  done
   echo "cluster up: clients connect to 127.0.0.1:$PORT; logs in $DIR/logs"
   ;;
 stop)

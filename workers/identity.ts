@@ -3,15 +3,24 @@
  * Station identity tool.
  *   node workers/identity.ts create --out FILE [--name NAME] [--host HOST] [--port PORT] [--title TEXT] [--rsa-bits N]
  *   node workers/identity.ts show FILE
+ *   node workers/identity.ts update FILE [--host HOST] [--port PORT] [--title TEXT]
  * `create` refuses to overwrite an existing file and prints the new station ID on stdout.
+ * `update` re-signs the visa with a new public host / port (same ID and keys) and replaces the file
+ * atomically; restart the station (every gateway) afterwards so that clients get the new visa.
  */
 import { parseArgs } from 'node:util';
-import { createStationIdentity } from '../src/identity/station-identity.ts';
-import { KeyFileExistsError, readKeyFile, writeKeyFile } from '../src/identity/station-key-file.ts';
+import { createStationIdentity, visaEndpoint, withVisaEndpoint } from '../src/identity/station-identity.ts';
+import {
+  KeyFileExistsError,
+  readKeyFile,
+  replaceKeyFile,
+  writeKeyFile,
+} from '../src/identity/station-key-file.ts';
 
 const USAGE = `usage:
   identity create --out FILE [--name NAME] [--host HOST] [--port PORT] [--title TEXT] [--rsa-bits N]
-  identity show FILE`;
+  identity show FILE
+  identity update FILE [--host HOST] [--port PORT] [--title TEXT]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -65,6 +74,33 @@ async function main(argv: string[]): Promise<number> {
       throw err;
     }
     process.stdout.write(`${identity.id.string}\n`);
+    return 0;
+  }
+  if (command === 'update' && file !== undefined) {
+    if (values.host === undefined && values.port === undefined && values.title === undefined) {
+      process.stderr.write(`update needs --host, --port or --title\n${USAGE}\n`);
+      return 2;
+    }
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+      process.stderr.write('--port must be 1..65535\n');
+      return 2;
+    }
+    if (values.host !== undefined && !/^[A-Za-z0-9.:[\]-]{1,253}$/.test(values.host)) {
+      process.stderr.write('--host must be a host name or an IP address\n');
+      return 2;
+    }
+    const before = await readKeyFile(file);
+    const updated = withVisaEndpoint(
+      before,
+      { host: values.host, port, title: values.title },
+      Date.now() / 1000,
+    );
+    await replaceKeyFile(file, updated);
+    const { host: newHost, port: newPort } = visaEndpoint(updated);
+    process.stdout.write(
+      `${JSON.stringify({ id: updated.id.string, host: newHost ?? null, port: newPort ?? null })}\n`,
+    );
     return 0;
   }
   if (command === 'show' && file !== undefined) {

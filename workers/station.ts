@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
  * Station process entry point (wiring only).
- *   node workers/station.ts [all | gateway | dispatcher | storage | push ...]
+ *   node workers/station.ts [all | gateway | dispatcher | storage | push | bridge ...]
  * (workers/gateway.ts, dispatcher.ts, storage.ts and push.ts run one role each.)
  * Without DIM_REDIS_URL every role runs in this one process on the embedded in-memory engine.
- * Settings: environment variables / DIM_CONFIG_FILE (see README). SIGTERM / SIGINT drain in order.
+ * Settings: environment variables / DIM_CONFIG_FILE (see README). SIGTERM / SIGINT drain in order;
+ * SIGHUP reloads the TLS certificate. Everything on stdout is the JSON log (pino), fatal errors included.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -14,9 +15,10 @@ import type { Backend } from '../src/engine/backend.ts';
 import { createMemoryBackend } from '../src/engine/memory-backend.ts';
 import { ALL_ROLES, StationNode } from '../src/engine/station-node.ts';
 import type { Role } from '../src/engine/station-node.ts';
-import { createStationIdentity } from '../src/identity/station-identity.ts';
+import { createStationIdentity, visaEndpoint } from '../src/identity/station-identity.ts';
 import { loadOrCreateKeyFile } from '../src/identity/station-key-file.ts';
 import { createLogger } from '../src/ops/logger.ts';
+import type { Logger } from '../src/ops/logger.ts';
 import { MemoryMessageBus } from '../src/bus/memory-message-bus.ts';
 import { MemoryInspector } from '../src/ops/memory-inspector.ts';
 import { PromMetrics } from '../src/ops/metrics.ts';
@@ -33,16 +35,20 @@ function parseRoles(args: string[]): Role[] {
   const roles: Role[] = [];
   for (const arg of args) {
     if (!(ALL_ROLES as readonly string[]).includes(arg))
-      throw new ConfigError(`unknown role "${arg}" (all, gateway, dispatcher, storage, push)`);
+      throw new ConfigError(`unknown role "${arg}" (all, gateway, dispatcher, storage, push, bridge)`);
     roles.push(arg as Role);
   }
   return roles;
 }
 
+/** The logger before the configuration is known (its errors must be JSON too). */
+let processLogger: Logger | undefined;
+
 async function main(args: readonly string[]): Promise<void> {
   const config = loadConfig(process.env, process.cwd());
   const roles = parseRoles([...args]);
   const logger = createLogger(config.logLevel);
+  processLogger = logger;
   const instanceName = config.instanceName ?? `${hostname()}-${process.pid}`;
   const { identity, created } = await loadOrCreateKeyFile(config.keyFile, () =>
     createStationIdentity({
@@ -52,7 +58,29 @@ async function main(args: readonly string[]): Promise<void> {
     }),
   );
   if (created) {
-    process.stdout.write(`created station identity ${identity.id.string} in ${config.keyFile}\n`);
+    logger.info(
+      { code: 'IDENTITY_CREATED', station: identity.id.string, keyFile: config.keyFile },
+      `created station identity ${identity.id.string} in ${config.keyFile}`,
+    );
+  }
+  const published = visaEndpoint(identity);
+  if (published.host === undefined) {
+    logger.warn(
+      { code: 'NO_PUBLIC_HOST', station: identity.id.string, keyFile: config.keyFile },
+      'THE STATION VISA NAMES NO PUBLIC HOST: clients cannot find this station from its visa. Run `npm run identity -- update <key file> --host <public host> --port <public port>` and restart.',
+    );
+  } else if (
+    (config.publicHost !== undefined && config.publicHost !== published.host) ||
+    (config.publicPort !== undefined && config.publicPort !== published.port)
+  ) {
+    logger.warn(
+      {
+        code: 'VISA_ENDPOINT_STALE',
+        visa: published,
+        configured: { host: config.publicHost, port: config.publicPort },
+      },
+      'the visa publishes another host/port than DIM_PUBLIC_HOST/DIM_PUBLIC_PORT: run `npm run identity -- update` and restart',
+    );
   }
   let backend: Backend;
   /** The Redis engine's shared connection (inspection, readiness, announcements). */
@@ -151,8 +179,16 @@ async function main(args: readonly string[]): Promise<void> {
   });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.info({ code: 'SIGHUP' }, 'reloading the TLS certificate');
+    node.gateway?.reloadTls();
+  });
   const opsUrl = await ops.listen();
-  if (opsUrl) process.stdout.write(`ops server ${opsUrl} (/metrics /healthz /readyz /dashboard /admin)\n`);
+  if (opsUrl)
+    logger.info(
+      { code: 'OPS_SERVER', url: opsUrl },
+      `ops server ${opsUrl} (/metrics /healthz /readyz /dashboard /admin)`,
+    );
   const address = await node.start();
   ops.started();
   logger.info(
@@ -166,22 +202,43 @@ async function main(args: readonly string[]): Promise<void> {
     },
     'station started',
   );
-  if (address)
-    process.stdout.write(
-      `station ${identity.id.string} listening on ${address.address}:${address.port} (${roles.join(', ')})\n`,
+  if (address !== undefined && config.logLevel !== 'silent') {
+    // The one line scripts and supervisors wait for (local-cluster.sh, test clusters): written at any log
+    // level but `silent`, as a JSON log line like every other line on stdout.
+    const announcer =
+      logger.level === 'info' || logger.level === 'debug' || logger.level === 'trace'
+        ? logger
+        : createLogger('info');
+    announcer.info(
+      { code: 'STATION_LISTENING', station: identity.id.string, roles, address },
+      `station ${identity.id.string} listening on ${address.address}:${address.port} (${roles.join(', ')})`,
     );
+  }
 }
 
-/** Run a station process with the given role arguments; reports errors and sets the exit code. */
+/** Run a station process with the given role arguments; reports errors (JSON) and sets the exit code. */
 export function runStation(args: readonly string[]): void {
+  process.on('uncaughtException', (err: Error) => {
+    (processLogger ?? createLogger('info')).fatal(
+      { code: 'FATAL', err },
+      `uncaught exception: ${err.message}`,
+    );
+    process.exit(1);
+  });
   main(args).catch((err: unknown) => {
+    const logger = processLogger ?? createLogger('info');
     if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${err.message}\n`);
+      logger.fatal(
+        { code: 'CONFIG_INVALID', err: { message: err.message } },
+        `configuration error: ${err.message}`,
+      );
       process.exitCode = 78; // EX_CONFIG
       return;
     }
-    process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    logger.fatal({ code: 'FATAL', err }, `fatal: ${err instanceof Error ? err.message : String(err)}`);
+    // whatever started before the failure (connections, listeners) would keep the process alive
     process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100).unref();
   });
 }
 

@@ -1,10 +1,21 @@
 /**
  * The one place that reads the environment. Settings come from, in increasing precedence: defaults, a
  * JSON config file (`DIM_CONFIG_FILE`), environment variables. Every setting is validated; a bad value is
- * a ConfigError naming the variable, never a silent default.
+ * a ConfigError naming the variable, never a silent default. The schema is what the loader reads: every
+ * variable and file key it asks for is recorded, and afterwards an unknown `DIM_*` variable or config-file
+ * key (a typo such as `DIM_MAX_FRAME_BYTE`) is a ConfigError naming the closest known one.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import {
+  NeighbourListError,
+  mergeNeighbours,
+  parseNeighbourObjects,
+  parseNeighbourString,
+  parseStationsFile,
+} from '../federation/neighbour-list.ts';
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
 import { DEFAULT_LIMITS, DEFAULT_OPS, DEFAULT_PUSH } from './station-config.ts';
 import type {
   LimitsConfig,
@@ -38,7 +49,65 @@ export const LIMIT_VARIABLES: Readonly<Record<string, keyof LimitsConfig>> = {
   DIM_MAX_HELD_MESSAGES: 'maxHeldMessages',
   DIM_MAX_OUTGOING_BYTES: 'maxOutgoingBytes',
   DIM_MAX_PROTOCOL_ERRORS: 'maxProtocolErrors',
+  DIM_BACKLOG_DELAY_MS: 'backlogDelayMs',
+  DIM_FRAME_TIMEOUT_MS: 'frameTimeoutMs',
+  DIM_MIN_BYTES_PER_SECOND: 'minBytesPerSecond',
 };
+
+/** `DIM_*` variables read by the project's scripts (not the station) that may share its environment. */
+const SCRIPT_VARIABLES: readonly string[] = ['DIM_CLUSTER_PORT'];
+
+/**
+ * Variables the loader reads only when another one is set (a provider's details): known even when their
+ * reading is skipped, so setting one alone is not reported as a misspelling.
+ */
+const CONDITIONAL_VARIABLES: readonly string[] = [
+  'DIM_PUSH_APNS_KEY_ID',
+  'DIM_PUSH_APNS_TEAM_ID',
+  'DIM_PUSH_APNS_TOPIC',
+  'DIM_PUSH_APNS_SANDBOX',
+  'DIM_PUSH_APNS_URL',
+  'DIM_PUSH_APNS_SANDBOX_URL',
+  'DIM_PUSH_FCM_URL',
+  'DIM_PUSH_FCM_TOKEN_URI',
+  'DIM_PUSH_FCM_CHANNEL_ID',
+  'DIM_PUSH_WEBHOOK_SECRET',
+];
+
+/** Edit distance (insertions, deletions, substitutions), for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length] as number;
+}
+
+/** The known name closest to `name`. */
+export function closest(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = editDistance(name.toUpperCase(), candidate.toUpperCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function unknownError(what: string, name: string, known: Iterable<string>): ConfigError {
+  const suggestion = closest(name, known);
+  return new ConfigError(
+    `unknown ${what} ${name}${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`,
+  );
+}
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const PROXY_MODES: readonly ProxyProtocolMode[] = ['off', 'optional', 'required'];
@@ -88,16 +157,38 @@ function readConfigFile(path: string): Record<string, unknown> {
  * StationConfig field names (`host`, `port`, `limits: {maxFrameBytes…}`…).
  */
 export function loadConfig(env: Env, cwd: string): StationConfig {
-  const file = env['DIM_CONFIG_FILE'] ? readConfigFile(resolve(cwd, env['DIM_CONFIG_FILE'])) : {};
+  const config = buildConfig(env, cwd);
+  return config;
+}
+
+function buildConfig(env: Env, cwd: string): StationConfig {
+  const knownVariables = new Set<string>(['DIM_CONFIG_FILE', ...SCRIPT_VARIABLES, ...CONDITIONAL_VARIABLES]);
+  const knownKeys = new Set<string>(['limits']);
+  const knownLimitKeys = new Set<string>();
+  const rawFile = env['DIM_CONFIG_FILE'] ? readConfigFile(resolve(cwd, env['DIM_CONFIG_FILE'])) : {};
+  const rawLimits = rawFile['limits'] ?? {};
+  if (rawLimits === null || typeof rawLimits !== 'object' || Array.isArray(rawLimits))
+    throw new ConfigError('config file key limits must be an object');
   // An empty variable counts as unset (a common way to "clear" a setting in compose files and shells).
   const fromEnv = (variable: string): string | undefined => {
+    knownVariables.add(variable);
     const value = env[variable];
     return value === undefined || value === '' ? undefined : value;
   };
-  const pick = (variable: string, key: string): unknown => fromEnv(variable) ?? file[key];
-  const fileLimits = (file['limits'] ?? {}) as Record<string, unknown>;
+  const file: Record<string, unknown> = new Proxy(rawFile, {
+    get: (target, key) => {
+      if (typeof key === 'string') knownKeys.add(key);
+      return target[key as string];
+    },
+  });
+  const pick = (variable: string, key: string): unknown => {
+    const fromFile = file[key]; // read even when the variable wins: it records the key as known
+    return fromEnv(variable) ?? fromFile;
+  };
+  const fileLimits = rawLimits as Record<string, unknown>;
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
   for (const [variable, key] of Object.entries(LIMIT_VARIABLES)) {
+    knownLimitKeys.add(key);
     const value = fromEnv(variable) ?? fileLimits[key];
     if (value !== undefined) limits[key] = positiveInt(variable, value);
   }
@@ -109,15 +200,7 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     throw new ConfigError(`DIM_REDIS_URL must be a redis:// or rediss:// URL`);
   }
   const trusted = pick('DIM_TRUSTED_STATIONS', 'trustedStations');
-  const trustedStations =
-    trusted === undefined
-      ? []
-      : Array.isArray(trusted)
-        ? trusted.map(String)
-        : String(trusted)
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s.length > 0);
+  const trustedStations = listOf(trusted);
   const publicHost = pick('DIM_PUBLIC_HOST', 'publicHost');
   const ansValue = pick('DIM_ANS', 'ans');
   const ans: Record<string, string> = {};
@@ -134,8 +217,22 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     for (const [name, id] of Object.entries(ansValue)) ans[name] = String(id);
   }
   const instanceName = pick('DIM_INSTANCE_NAME', 'instanceName');
+  const neighbors = loadNeighbours(fromEnv, file, cwd);
   const busClaimIdleMs = pick('DIM_BUS_CLAIM_IDLE_MS', 'busClaimIdleMs');
-  return {
+  // ---- hardening (issue 13): trusted proxies, TLS ----
+  const proxies = pick('DIM_TRUSTED_PROXIES', 'trustedProxies');
+  const trustedProxies = listOf(proxies);
+  for (const entry of trustedProxies) {
+    if (!isAddressOrCidr(entry))
+      throw new ConfigError(
+        `DIM_TRUSTED_PROXIES must list IP addresses or CIDR blocks, got ${JSON.stringify(entry)}`,
+      );
+  }
+  const tlsCert = pick('DIM_TLS_CERT_FILE', 'tlsCertFile');
+  const tlsKey = pick('DIM_TLS_KEY_FILE', 'tlsKeyFile');
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new ConfigError('DIM_TLS_CERT_FILE and DIM_TLS_KEY_FILE must be set together');
+  const config: StationConfig = {
     host: String(pick('DIM_HOST', 'host') ?? '0.0.0.0'),
     port: port('DIM_PORT', pick('DIM_PORT', 'port') ?? 9394, true),
     publicHost: publicHost === undefined ? undefined : String(publicHost),
@@ -161,9 +258,33 @@ export function loadConfig(env: Env, cwd: string): StationConfig {
     busClaimIdleMs:
       busClaimIdleMs === undefined ? undefined : positiveInt('DIM_BUS_CLAIM_IDLE_MS', busClaimIdleMs),
     limits: limits as unknown as LimitsConfig,
+    trustedProxies,
+    tlsCertFile: tlsCert === undefined ? undefined : resolve(cwd, String(tlsCert)),
+    tlsKeyFile: tlsKey === undefined ? undefined : resolve(cwd, String(tlsKey)),
     ops: loadOpsConfig(fromEnv, (file['ops'] ?? {}) as Record<string, unknown>),
     push: loadPushConfig(fromEnv, file, cwd),
+    neighbors,
+    federationQueueLimit: positiveInt(
+      'DIM_FEDERATION_QUEUE_LIMIT',
+      pick('DIM_FEDERATION_QUEUE_LIMIT', 'federationQueueLimit') ?? 10_000,
+    ),
+    federationMaxBackoffMs: positiveInt(
+      'DIM_FEDERATION_MAX_BACKOFF_MS',
+      pick('DIM_FEDERATION_MAX_BACKOFF_MS', 'federationMaxBackoffMs') ?? 30_000,
+    ),
   };
+  // Every field above asked for its variable and file key: anything else is unknown.
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('DIM_') && !knownVariables.has(name))
+      throw unknownError('environment variable', name, knownVariables);
+  }
+  for (const key of Object.keys(rawFile)) {
+    if (!knownKeys.has(key)) throw unknownError('config file key', key, knownKeys);
+  }
+  for (const key of Object.keys(fileLimits)) {
+    if (!knownLimitKeys.has(key)) throw unknownError('config file key limits.', key, knownLimitKeys);
+  }
+  return config;
 }
 
 /**
@@ -318,4 +439,47 @@ function loadPushConfig(
     webhook,
     caFile: caFile === undefined ? undefined : resolve(cwd, caFile),
   };
+}
+
+function listOf(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) return value.map(String);
+  return String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  if (rest.length > 0 || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Neighbours: config file `neighbors`, then `DIM_STATIONS_FILE` (`stationsFile`), then `DIM_NEIGHBORS`. */
+function loadNeighbours(
+  fromEnv: (variable: string) => string | undefined,
+  file: Record<string, unknown>,
+  cwd: string,
+): NeighbourSpec[] {
+  try {
+    const lists: NeighbourSpec[][] = [];
+    if (file['neighbors'] !== undefined) lists.push(parseNeighbourObjects(file['neighbors'], 'neighbors'));
+    const fromFile = file['stationsFile']; // read even when the variable wins: it records the key as known
+    const stationsFile = fromEnv('DIM_STATIONS_FILE') ?? fromFile;
+    if (stationsFile !== undefined) {
+      const path = resolve(cwd, String(stationsFile));
+      lists.push(parseStationsFile(readConfigFile(path), `DIM_STATIONS_FILE ${path}`));
+    }
+    const env = fromEnv('DIM_NEIGHBORS');
+    if (env !== undefined) lists.push(parseNeighbourString(env));
+    return mergeNeighbours(lists);
+  } catch (err) {
+    if (err instanceof NeighbourListError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
 /** The station's configuration: one typed object, built by load-config.ts, passed down explicitly. */
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
 
 export type ProxyProtocolMode = 'off' | 'optional' | 'required';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -24,6 +25,13 @@ export interface LimitsConfig {
   readonly maxOutgoingBytes: number;
   /** Unparseable or rejected packages tolerated per connection before it is closed PROTOCOL_ERROR. */
   readonly maxProtocolErrors: number;
+  // ---- hardening (issue 13) ----
+  /** After `DIM!`, the stored backlog waits for the client's first message at most this long. */
+  readonly backlogDelayMs: number;
+  /** A frame incomplete for longer must keep arriving at `minBytesPerSecond` (else TOO_SLOW). */
+  readonly frameTimeoutMs: number;
+  /** Slowest accepted arrival of a frame's bytes (slowloris), in bytes per second. */
+  readonly minBytesPerSecond: number;
 }
 
 export interface StationConfig {
@@ -57,10 +65,26 @@ export interface StationConfig {
    */
   readonly busClaimIdleMs: number | undefined;
   readonly limits: LimitsConfig;
+  // ---- hardening (issue 13) ----
+  /**
+   * Addresses (IPv4/IPv6 literals or CIDR blocks) of the proxies allowed to connect when the PROXY
+   * protocol is on; connections from elsewhere are refused (PROXY_UNTRUSTED). Empty: any peer.
+   */
+  readonly trustedProxies: readonly string[];
+  /** PEM certificate chain and private key: TLS (MTP over TLS, WSS) is then accepted on the same port. */
+  readonly tlsCertFile: string | undefined;
+  readonly tlsKeyFile: string | undefined;
   /** Operations: the ops HTTP server (metrics, health, admin API, dashboard) and the lame-duck drain. */
   readonly ops: OpsConfig;
   /** Push notifications (APNs, FCM, webhook); see PushConfig. */
   readonly push: PushConfig;
+  // ---- federation (src/federation) ----
+  /** Neighbour stations this station links to (config file, DIM_NEIGHBORS, DIM_STATIONS_FILE merged). */
+  readonly neighbors: readonly NeighbourSpec[];
+  /** Messages queued per neighbour before new ones stay stored here instead (default 10,000). */
+  readonly federationQueueLimit: number;
+  /** Longest pause between reconnect attempts to a neighbour (ms, default 30 s). */
+  readonly federationMaxBackoffMs: number;
 }
 
 export interface OpsConfig {
@@ -163,4 +187,7 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   maxHeldMessages: 32,
   maxOutgoingBytes: 4 * 1024 * 1024,
   maxProtocolErrors: 16,
+  backlogDelayMs: 1500,
+  frameTimeoutMs: 10_000,
+  minBytesPerSecond: 4096,
 };

@@ -33,6 +33,7 @@ import {
   publishAll,
 } from '../streams/station-streams.ts';
 import type { InboundEntry, MessageOrigin, Outgoing, StationStreams } from '../streams/station-streams.ts';
+import type { FederationRouter } from '../federation/federation-router.ts';
 import type { StationCommands, StationReply } from './station-commands.ts';
 
 export interface DispatcherOptions {
@@ -53,6 +54,8 @@ export interface DispatcherOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
+  /** Neighbour stations (src/federation): forwarding, broadcasts, roaming, queries. */
+  readonly federation?: FederationRouter;
 }
 
 export const DISPATCH_GROUP = 'dispatcher';
@@ -140,7 +143,6 @@ export class Dispatcher {
     const { origin } = inbound;
     const receiver = envelope.receiver;
     if (messenger.isForStation(receiver) || receiver.equals(EVERYONE) || receiver.equals(EVERY_STATION)) {
-      // Neighbour stations (for the broadcasts): forwarding is not configured in this deployment.
       await this.#forStation(inbound, envelope);
       return;
     }
@@ -191,6 +193,9 @@ export class Dispatcher {
    * parsed here: commands keep it (a login message is handed to other users as is).
    */
   async #forStation(inbound: InboundEntry, envelope: ReliableMessage): Promise<void> {
+    const fed = this.#o.federation;
+    const broadcast = envelope.receiver.equals(EVERYONE) || envelope.receiver.equals(EVERY_STATION);
+    if (broadcast && fed !== undefined && !(await fed.acceptBroadcast(envelope))) return; // cycled or seen
     let content: Content;
     let message: ReliableMessage;
     try {
@@ -208,7 +213,12 @@ export class Dispatcher {
       return;
     }
     const now = this.#now();
-    await this.#reply(await this.#o.commands.process(message, content, now / 1000), inbound.origin);
+    const replies = await this.#o.commands.process(message, content, now / 1000);
+    // a broadcast a neighbour relayed: its sender hears from its own station, not from every station
+    if (!broadcast || inbound.origin.user === envelope.sender.naked().string)
+      await this.#reply(replies, inbound.origin);
+    await fed?.afterLocal(message, content);
+    if (broadcast) await fed?.forwardBroadcast(message);
   }
 
   async #isBlocked(message: ReliableMessage): Promise<boolean> {
@@ -245,6 +255,17 @@ export class Dispatcher {
     const user = target.naked().string;
     const sig = envelope.signatureText;
     const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
+    const via = sessions.length > 0 ? undefined : await this.#o.federation?.routeUser(envelope, msg, target);
+    if (via !== undefined) {
+      if (envelope.sender.isStation) return;
+      const redirected = this.#receiptReply(envelope, 'Message redirected.', {
+        template: 'Message redirected to ${did} via ${station}.',
+        replacements: { did: target.string, station: via },
+        extra: { neighbor: via },
+      });
+      await this.#reply([redirected], inbound.origin);
+      return;
+    }
     const entries: Outgoing[] = [
       streams.store({
         user,

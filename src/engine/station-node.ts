@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { StationConfig } from '../config/station-config.ts';
 import { Dispatcher } from '../dispatch/dispatcher.ts';
 import { StationCommands } from '../dispatch/station-commands.ts';
+import { BacklogAttachments } from '../gateway/backlog-attachments.ts';
 import { DeliveryConsumer } from '../gateway/delivery-consumer.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import type { StationIdentity } from '../identity/station-identity.ts';
@@ -16,14 +17,21 @@ import { PushService } from '../push/push-service.ts';
 import type { PushProviders, DeliveryEvent } from '../push/push-sender.ts';
 import { IdentityDirectory } from '../storage/identity-directory.ts';
 import { StorageWorker } from '../storage/storage-worker.ts';
+import { Bridge } from '../federation/bridge.ts';
+import { FederationRouter } from '../federation/federation-router.ts';
+import { MemoryFederationStore } from '../federation/federation-store.ts';
+import type { FederationStore } from '../federation/federation-store.ts';
+import type { NeighbourSpec } from '../federation/neighbour-list.ts';
+import { RedisFederationStore } from '../federation/redis-federation-store.ts';
 import { BusInboundSink } from '../streams/bus-inbound-sink.ts';
 import { StationStreams } from '../streams/station-streams.ts';
 import type { Backend } from './backend.ts';
+import type { RedisBackend } from './redis-backend.ts';
 import { NOOP_METRICS, type StationMetrics } from '../ops/metrics.ts';
 import { meteredBus, meteredRegistry, meteredSink, meteredTarget } from '../ops/metered.ts';
 
-export type Role = 'gateway' | 'dispatcher' | 'storage' | 'push';
-export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'push'];
+export type Role = 'gateway' | 'dispatcher' | 'storage' | 'push' | 'bridge';
+export const ALL_ROLES: readonly Role[] = ['gateway', 'dispatcher', 'storage', 'push', 'bridge'];
 
 export interface StationNodeOptions {
   readonly config: StationConfig;
@@ -51,6 +59,9 @@ export class StationNode {
   #dispatcher: Dispatcher | undefined;
   #storage: StorageWorker | undefined;
   push: PushService | undefined;
+  /** Neighbour links (the `bridge` role, when neighbours are configured). */
+  bridge: Bridge | undefined;
+  #federationStore: FederationStore | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -95,7 +106,7 @@ export class StationNode {
     }
     if (roles.includes('dispatcher') || roles.includes('push')) {
       const redis = (backend as { redis?: import('ioredis').Redis }).redis;
-      this.push = new PushService({
+      this.push = await PushService.create({
         config: config.push,
         engine:
           backend.kind === 'redis' && redis !== undefined && config.redisUrl !== undefined
@@ -119,7 +130,9 @@ export class StationNode {
         ans: config.ans,
         push: this.push?.registrar,
       });
+      const federation = this.#federation();
       this.#dispatcher = new Dispatcher({
+        ...(federation === undefined ? {} : { federation }),
         bus: backend.bus,
         streams,
         registry: backend.registry,
@@ -134,8 +147,26 @@ export class StationNode {
       });
       this.#dispatcher.start();
     }
-    if (!roles.includes('gateway')) return undefined;
     const sink = meteredSink(new BusInboundSink(backend.bus, streams), metrics);
+    if (roles.includes('bridge') && this.#neighbours().length > 0) {
+      this.bridge = new Bridge({
+        identity,
+        neighbours: this.#neighbours(),
+        trustedStations: new Set(config.trustedStations),
+        store: this.#fedStore(),
+        bus: backend.bus,
+        keys: backend.keys,
+        streams,
+        sink,
+        directory: this.directory,
+        messenger: this.messenger,
+        instanceName,
+        maxBackoffMs: config.federationMaxBackoffMs,
+        logger: this.#log,
+      });
+      await this.bridge.start();
+    }
+    if (!roles.includes('gateway')) return undefined;
     this.gateway = new Gateway({
       gatewayId: instanceName,
       config,
@@ -152,6 +183,7 @@ export class StationNode {
       gateway: meteredTarget(this.gateway, metrics),
       sink,
       logger: this.#log,
+      attachments: new BacklogAttachments(this.directory),
     });
     // A process that died under this name (and whose heartbeat may still be current) left sessions
     // recorded here: none of them is ours, and routing to them would report offline users as online.
@@ -171,6 +203,40 @@ export class StationNode {
     this.#heartbeat.unref();
     this.#delivery.start();
     return this.gateway.start();
+  }
+
+  #fedStore(): FederationStore {
+    const backend = this.#o.backend;
+    this.#federationStore ??=
+      backend.kind === 'redis'
+        ? new RedisFederationStore((backend as RedisBackend).redis, backend.keys)
+        : new MemoryFederationStore();
+    return this.#federationStore;
+  }
+
+  /** Configured neighbours, without this station (a shared stations file lists it too). */
+  #neighbours(): readonly NeighbourSpec[] {
+    const self = this.#o.identity.id.naked().string;
+    return this.#o.config.neighbors.filter((n) => n.id !== self);
+  }
+
+  /** The dispatcher's federation router, when neighbours are configured. */
+  #federation(): FederationRouter | undefined {
+    const { config, backend, identity } = this.#o;
+    if (this.#neighbours().length === 0) return undefined;
+    return new FederationRouter({
+      self: identity.id,
+      neighbours: this.#neighbours().map((n) => n.id),
+      store: this.#fedStore(),
+      bus: backend.bus,
+      keys: backend.keys,
+      queueLimit: config.federationQueueLimit,
+      accounts: backend.accounts,
+      inbox: backend.inbox,
+      directory: this.directory,
+      messenger: this.messenger,
+      logger: this.#log,
+    });
   }
 
   /**
@@ -193,6 +259,7 @@ export class StationNode {
       clearInterval(this.#heartbeat);
       await this.gateway?.close();
       await this.#delivery?.close();
+      await this.bridge?.close();
       await this.#dispatcher?.close();
       await this.#storage?.close();
       await this.push?.close();

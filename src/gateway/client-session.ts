@@ -4,11 +4,17 @@
  *   handshaking ──(Hello world! + our session key)──▶ bound ──(close)──▶ closed
  *        └──────────────(deadline / close)──────────────────────────────▶ closed
  *
- * It answers handshakes itself (Start → `DIM?` with a fresh 64-hex session key, Restart with that key →
- * `DIM!`), applies `login` / `report` to the session, verifies senders, holds messages from unbound
- * connections (bounded) until the handshake, rate-limits, and hands everything else to the inbound sink.
- * A client's frame is acknowledged only once every message in it was durably accepted or explicitly
- * rejected (with a receipt where the sender can be told); nothing accepted is ever dropped.
+ * It answers handshakes itself (session-handshake.ts), applies `login` / `report` to the session
+ * (session-commands.ts), validates envelopes and verifies senders, holds messages from unbound connections
+ * (held-messages.ts) until the handshake, rate-limits, and hands everything else to the inbound sink.
+ * Every message is settled: accepted durably, or refused with a code — a receipt to a logged-in client
+ * (session-refusals.ts), a coded log line for an unproven sender, and past a threshold a coded close.
+ * A client's frame is acknowledged only once every message in it is settled; nothing accepted is dropped.
+ *
+ * The stored backlog is pushed only once the client is ready to read it: after its first message
+ * following the handshake (its `login` or `report online`), or after `backlogDelayMs` if none comes.
+ * Clients such as dimples mark the session accepted some time after `DIM!` and drop what they need to
+ * read the backlog (their own meta/document queries) until then.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -18,22 +24,13 @@ import type { StationMessenger } from '../identity/station-messenger.ts';
 import { attachedMeta, attachedVisa } from '../protocol/dkd/attachments.ts';
 import type { Content } from '../protocol/dkd/content.ts';
 import { parseContent } from '../protocol/dkd/content.ts';
-import {
-  AGAIN,
-  HELLO,
-  SPEED_TEST,
-  SPEED_TEST_REPLY,
-  SUCCESS,
-  buildHandshakeReply,
-  parseHandshake,
-} from '../protocol/dkd/handshake-command.ts';
-import { parseLogin } from '../protocol/dkd/login-command.ts';
+import { checkEnvelope } from '../protocol/dkd/envelope-check.ts';
 import { verifyMessage } from '../protocol/dkd/message-packer.ts';
 import { buildReceipt } from '../protocol/dkd/receipt-command.ts';
 import type { ReceiptOptions } from '../protocol/dkd/receipt-command.ts';
 import { parseReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import type { MessageLimits, ReliableMessage } from '../protocol/dkd/reliable-message.ts';
-import { parseReport } from '../protocol/dkd/report-command.ts';
+import { parseBoundedJson } from '../protocol/bounded-json.ts';
 import { EVERY_STATION, EVERYONE } from '../protocol/mkm/identifier.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
 import { ProtocolError, isProtocolError } from '../protocol/protocol-error.ts';
@@ -42,6 +39,13 @@ import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import { DEFAULT_TERMINAL } from '../storage/inbox-store.ts';
 import type { ChannelHandler, ClientChannel, CloseInfo } from '../transport/client-channel.ts';
 import { BoundLogger, type TransportLogger } from '../transport/transport-logger.ts';
+import { HeldMessages } from './held-messages.ts';
+import { handleSessionCommand } from './session-commands.ts';
+import type { CommandHost } from './session-commands.ts';
+import { addressedToAnotherStation, againReply, answerHandshake } from './session-handshake.ts';
+import type { HandshakeHost } from './session-handshake.ts';
+import { Rejection, buildRefusalReceipt, refusalOrigin, refusalText } from './session-refusals.ts';
+import type { RejectCode } from './session-refusals.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export type SessionState = 'handshaking' | 'bound' | 'closed';
@@ -63,26 +67,6 @@ export interface SessionDeps {
   readonly onClosed?: (session: ClientSession) => void;
 }
 
-/** Why a message was refused; logged with this code and, where possible, told to the sender. */
-type RejectCode =
-  | 'RATE_LIMITED'
-  | 'SIGNATURE_INVALID'
-  | 'VERIFY_KEY_NOT_FOUND'
-  | 'SENDER_MISMATCH'
-  | 'HELD_QUEUE_FULL'
-  | 'IDENTITY_CONFLICT';
-
-class Rejection extends Error {
-  readonly code: RejectCode;
-  /** Whether the client should get an `OK` (the message is settled) or resend later. */
-  readonly settle: boolean;
-  constructor(code: RejectCode, message: string, settle: boolean) {
-    super(message);
-    this.code = code;
-    this.settle = settle;
-  }
-}
-
 /**
  * A message's stage 2: `done` resolves when it is settled (durably accepted or explicitly refused) and its
  * frame may be acknowledged; rejects when it was not accepted (no OK: the client resends). Wrapped in an
@@ -100,12 +84,6 @@ const settlement = (done: Promise<void>): Settlement => {
   return { done };
 };
 
-interface HeldMessage {
-  readonly message: ReliableMessage;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
-
 const messageLimitsCache = new WeakMap<LimitsConfig, MessageLimits>();
 
 /** The parser limits for a limits config (one object per config, shared by its sessions). */
@@ -118,6 +96,9 @@ const messageLimitsOf = (limits: LimitsConfig): MessageLimits => {
   return found;
 };
 
+/** Where the session's stored backlog stands: not asked yet (waiting for the client), or asked. */
+type BacklogGate = 'closed' | 'waiting' | 'open';
+
 export class ClientSession implements ChannelHandler {
   readonly channel: ClientChannel;
   readonly sessionKey = randomBytes(32).toString('hex');
@@ -129,13 +110,19 @@ export class ClientSession implements ChannelHandler {
   #state: SessionState = 'handshaking';
   #user: ID | undefined;
   #active = false;
-  #held: HeldMessage[] = [];
+  readonly #held: HeldMessages;
   #rateViolations = 0;
   #protocolErrors = 0;
   #chain: Promise<void> = Promise.resolve();
   #handshakeTimer: NodeJS.Timeout | undefined;
+  #backlogTimer: NodeJS.Timeout | undefined;
+  #backlog: BacklogGate = 'closed';
   /** Terminal declared in the first handshake's visa or in a login (2026 multi-device clients). */
   #deviceTerminal: string | undefined;
+  /** Close reason decided while a frame was in progress; applied once the frame is acknowledged. */
+  #closeAfterFrame: { code: 'RATE_LIMITED' | 'PROTOCOL_ERROR'; reason: string } | undefined;
+  readonly #handshakeHost: HandshakeHost;
+  readonly #commandHost: CommandHost;
 
   constructor(channel: ClientChannel, deps: SessionDeps) {
     this.channel = channel;
@@ -146,6 +133,9 @@ export class ClientSession implements ChannelHandler {
       remote: channel.remote.address,
     });
     this.#messageLimits = messageLimitsOf(deps.limits);
+    this.#held = new HeldMessages(deps.limits.maxHeldMessages);
+    this.#handshakeHost = this.#newHandshakeHost();
+    this.#commandHost = this.#newCommandHost();
     this.#handshakeTimer = setTimeout(() => {
       if (this.#state === 'handshaking') {
         this.#log.info({ code: 'HANDSHAKE_TIMEOUT' }, 'no handshake before the deadline');
@@ -168,6 +158,11 @@ export class ClientSession implements ChannelHandler {
     return this.#active;
   }
 
+  /** Whether the stored backlog was asked for (after the client's first message, or the deadline). */
+  get backlogRequested(): boolean {
+    return this.#backlog === 'open';
+  }
+
   // ---- channel events -------------------------------------------------------------------------------
 
   onPackage(body: Buffer, ack: () => void): void {
@@ -183,7 +178,17 @@ export class ClientSession implements ChannelHandler {
         this.#notAcked(err);
         return;
       }
-      settled.done.then(ack, (err: unknown) => this.#notAcked(err));
+      const closing = this.#closeAfterFrame;
+      settled.done.then(
+        () => {
+          ack();
+          if (closing !== undefined) this.channel.close(closing.code, closing.reason);
+        },
+        (err: unknown) => {
+          this.#notAcked(err);
+          if (closing !== undefined) this.channel.close(closing.code, closing.reason);
+        },
+      );
     });
   }
 
@@ -193,8 +198,9 @@ export class ClientSession implements ChannelHandler {
     this.#state = 'closed';
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
-    for (const held of this.#held) held.reject(new Error('connection closed before the handshake'));
-    this.#held = [];
+    clearTimeout(this.#backlogTimer);
+    this.#backlogTimer = undefined;
+    this.#held.rejectAll(new Error('connection closed before the handshake'));
     this.#log.info({ code: info.code, local: info.local, user: this.#user?.string }, 'connection closed');
     this.#deps.onClosed?.(this);
     if (wasBound) {
@@ -208,7 +214,8 @@ export class ClientSession implements ChannelHandler {
 
   /**
    * One frame may carry several JSON messages separated by newlines. Resolves once every message went
-   * through stage 1 (in order), with a promise of their settlement.
+   * through stage 1 (in order), with a promise of their settlement. Every message of the frame is
+   * handled (accepted or refused) before a close decided on the way takes effect.
    */
   async #processPackage(body: Buffer): Promise<Settlement> {
     const text = body.toString('utf8');
@@ -226,17 +233,30 @@ export class ClientSession implements ChannelHandler {
     const now = this.#deps.now();
     const limits = this.#deps.limits;
     this.#bucket ??= new TokenBucket(limits.messagesPerSecond, limits.messageBurst, now);
-    if (!this.#bucket.take(now)) {
+    // A neighbour station's link carries the traffic of many users: a trusted one is not rate-limited, any
+    // other station is slowed down without losing anything (not acknowledged: it resends later).
+    const station = this.#state === 'bound' && this.#user?.isStation === true ? this.#user : undefined;
+    const exempt = station !== undefined && this.#deps.trustedStations.has(station.naked().string);
+    if (!exempt && !this.#bucket.take(now)) {
+      if (station !== undefined)
+        return settlement(Promise.reject(new Rejection('RATE_LIMITED', 'station link over its rate', false)));
       this.#rateViolations += 1;
-      if (this.#rateViolations > this.#deps.limits.maxRateViolations) {
-        this.#log.warn(
-          { code: 'RATE_LIMITED', violations: this.#rateViolations },
-          'persistent rate excess: closing',
-        );
-        this.channel.close('RATE_LIMITED', 'message rate limit exceeded persistently');
-        return settlement(Promise.reject(new Error('rate limited')));
+      if (this.#rateViolations > limits.maxRateViolations) {
+        // Persistent excess: the rest of the frame is refused without a receipt each; the connection is
+        // closed once the frame is acknowledged (so a resend cannot duplicate what was accepted).
+        if (this.#closeAfterFrame === undefined) {
+          this.#log.warn(
+            { code: 'RATE_LIMITED', violations: this.#rateViolations },
+            'persistent rate excess: closing after this frame',
+          );
+          this.#closeAfterFrame = {
+            code: 'RATE_LIMITED',
+            reason: 'message rate limit exceeded persistently',
+          };
+        }
+        return SETTLED;
       }
-      return this.#refuse(
+      return this.#refuseLine(
         line,
         new Rejection('RATE_LIMITED', 'Message rejected: rate limit exceeded.', true),
       );
@@ -244,41 +264,49 @@ export class ClientSession implements ChannelHandler {
     let message: ReliableMessage;
     try {
       message = parseReliableMessage(line, this.#messageLimits);
+      checkEnvelope(message, now / 1000);
     } catch (err) {
-      this.#protocolError(err, 'unparseable message');
-      return SETTLED;
+      return this.#refuseInvalid(line, err);
     }
-    return this.#stageOne(message);
+    return this.#stageOne(message, false);
   }
 
   /** Run stage 1; a refusal settles the message at once (it will never be accepted). */
-  async #stageOne(message: ReliableMessage): Promise<Settlement> {
+  async #stageOne(message: ReliableMessage, replay: boolean): Promise<Settlement> {
     try {
-      return await this.#processMessage(message);
+      return await this.#processMessage(message, replay);
     } catch (err) {
       if (err instanceof Rejection) return this.#reject(message, err);
-      if (isProtocolError(err)) {
-        this.#protocolError(err, 'message refused');
-        return SETTLED;
-      }
+      if (isProtocolError(err)) return this.#refuseInvalid(undefined, err, message);
       throw err;
     }
   }
 
   /** Stage 1: check, classify and hand over; returns the settlement (stage 2). */
-  async #processMessage(message: ReliableMessage): Promise<Settlement> {
+  async #processMessage(message: ReliableMessage, replay: boolean): Promise<Settlement> {
     const deps = this.#deps;
     await this.#acceptAttachments(message);
     const bound = this.#state === 'bound' ? this.#user : undefined;
+    if (bound === undefined && addressedToAnotherStation(message, (id) => deps.messenger.isForStation(id))) {
+      throw new Rejection(
+        'WRONG_STATION',
+        `Handshake refused: addressed to ${message.receiver.string}, this is ${deps.messenger.identity.id.string}.`,
+        true,
+      );
+    }
     const fromBoundUser = bound !== undefined && message.sender.isSameAs(bound);
-    if (bound !== undefined && !fromBoundUser && !deps.trustedStations.has(bound.naked().string)) {
+    // A station session may relay other senders' messages (federation): trusted stations unverified,
+    // any other station verified against the original sender's keys (a station-type ID proves nothing).
+    const relay = bound !== undefined && !fromBoundUser;
+    const trusted = relay && deps.trustedStations.has(bound.naked().string);
+    if (relay && !trusted && !bound.isStation) {
       throw new Rejection(
         'SENDER_MISMATCH',
         'Message rejected: sender does not match the logged-in user.',
         true,
       );
     }
-    const needsVerify = !fromBoundUser || deps.verifyAllMessages;
+    const needsVerify = (!fromBoundUser && !trusted) || deps.verifyAllMessages;
     if (needsVerify) {
       const keys = await deps.directory.verifyKeys(message.sender);
       if (keys.length === 0) {
@@ -286,21 +314,26 @@ export class ClientSession implements ChannelHandler {
         if (bound === undefined) return this.#hold(message);
         throw new Rejection('VERIFY_KEY_NOT_FOUND', 'Message rejected: sender keys not found.', true);
       }
-      if (!verifyMessage(message, keys))
+      if (!verifyMessage(message, keys)) {
+        if (relay) throw new Rejection('FORGED_RELAY', 'Relayed message refused: forged signature.', true);
         throw new ProtocolError('SIGNATURE_INVALID', 'signature does not verify');
+      }
     }
     const forStation = deps.messenger.isForStation(message.receiver);
     const toEveryone = message.receiver.equals(EVERYONE) || message.receiver.equals(EVERY_STATION);
     let content: Content | undefined;
     if (forStation || toEveryone) content = this.#openForStation(message);
     if (content !== undefined && content.command === 'handshake') {
-      await this.#handshake(message, content);
+      if (answerHandshake(this.#handshakeHost, message, content)) await this.#replayHeld();
       return SETTLED;
     }
     if (this.#state !== 'bound') return this.#hold(message);
     // login / report change the session here; the dispatcher still records logins (with `content`)
-    if (content !== undefined) this.#sessionCommand(message, content);
-    return this.#publish(message, this.#origin(), content);
+    // (not those a station relays for other users)
+    if (content !== undefined && !relay) handleSessionCommand(this.#commandHost, message, content);
+    const settled = this.#publish(message, this.#origin(), content);
+    if (!replay) this.#openBacklog('first-message');
+    return settled;
   }
 
   /**
@@ -308,13 +341,19 @@ export class ClientSession implements ChannelHandler {
    * was decrypted here, so that the dispatcher does not decrypt it again.
    */
   #publish(message: ReliableMessage, origin: MessageOrigin, content?: Content): Settlement {
-    return settlement(this.#deps.sink.publish(message, origin, content));
+    let published: Promise<void>;
+    try {
+      published = this.#deps.sink.publish(message, origin, content);
+    } catch (err) {
+      published = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return settlement(published);
   }
 
   #openForStation(message: ReliableMessage): Content | undefined {
     if (message.isBroadcast) {
       try {
-        return parseContent(JSON.parse(message.data));
+        return parseContent(parseBoundedJson(message.data));
       } catch {
         throw new ProtocolError('BAD_CONTENT', 'broadcast content is not a JSON content');
       }
@@ -351,53 +390,41 @@ export class ClientSession implements ChannelHandler {
     }
   }
 
-  // ---- handshake ------------------------------------------------------------------------------------
+  // ---- handshake and binding -------------------------------------------------------------------------
 
-  async #handshake(message: ReliableMessage, content: Content): Promise<void> {
-    const request = parseHandshake(content);
-    if (request === undefined) return;
-    const remote: [string, number] = [this.channel.remote.address, this.channel.remote.port];
-    const attach =
-      message.receiver.string === 'station@anywhere' || content.group?.equals(EVERY_STATION) === true;
-    const now = this.#deps.now() / 1000;
-    if (request.title === SPEED_TEST) {
-      this.#send(
-        message.sender,
-        buildHandshakeReply(SPEED_TEST_REPLY, now, { remoteAddress: remote }),
-        attach,
-      );
-      return;
-    }
-    if (request.title !== HELLO) {
-      this.#sendReceipt(message, 'Command not support.', {
-        content,
-        template: 'Command (name: ${command}) not support yet!',
-        replacements: { command: 'handshake' },
-      });
-      return;
-    }
-    if (request.session !== this.sessionKey) {
-      this.#send(
-        message.sender,
-        buildHandshakeReply(AGAIN, now, { session: this.sessionKey, remoteAddress: remote }),
-        attach,
-      );
-      return;
-    }
-    if (this.#state === 'bound' && this.#user !== undefined && !message.sender.isSameAs(this.#user)) {
-      throw new Rejection(
-        'IDENTITY_CONFLICT',
-        'Handshake refused: this connection is logged in as another user.',
-        true,
-      );
-    }
-    this.#bind(message.sender);
-    this.#send(
-      message.sender,
-      buildHandshakeReply(SUCCESS, now, { session: this.sessionKey, remoteAddress: remote }),
-      attach,
-    );
-    await this.#replayHeld();
+  #newHandshakeHost(): HandshakeHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const session = this;
+    return {
+      sessionKey: this.sessionKey,
+      remote: [this.channel.remote.address, this.channel.remote.port],
+      get boundUser() {
+        return session.#state === 'bound' ? session.#user : undefined;
+      },
+      now: () => this.#deps.now() / 1000,
+      send: (to, content, attach) => this.#send(to, content, attach),
+      sendReceipt: (message, text, options) => this.#sendReceipt(message, text, options),
+      bind: (sender) => this.#bind(sender),
+    };
+  }
+
+  #newCommandHost(): CommandHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const session = this;
+    return {
+      stationId: this.#deps.messenger.identity.id,
+      get terminal() {
+        return session.#terminal;
+      },
+      isForStation: (id) => this.#deps.messenger.isForStation(id),
+      declareTerminal: (terminal) => {
+        this.#deviceTerminal = terminal;
+        this.#active = true;
+        this.#register();
+      },
+      setActive: (active) => this.#setActive(active),
+      sendReceipt: (message, text, options) => this.#sendReceipt(message, text, options),
+    };
   }
 
   #bind(sender: ID): void {
@@ -407,12 +434,27 @@ export class ClientSession implements ChannelHandler {
     this.#active = true;
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
-    if (first)
+    if (first) {
       this.#log.info(
         { code: 'SESSION_BOUND', user: sender.string, terminal: this.#terminal },
         'handshake complete',
       );
+      // The backlog waits for the client's first message after `DIM!` (or the deadline).
+      this.#backlog = 'waiting';
+      this.#backlogTimer = setTimeout(() => this.#openBacklog('deadline'), this.#deps.limits.backlogDelayMs);
+      this.#backlogTimer.unref();
+    }
     this.#register();
+  }
+
+  /** Open the backlog gate (once) and ask for the backlog if the session is active. */
+  #openBacklog(why: 'first-message' | 'deadline'): void {
+    if (this.#backlog !== 'waiting' || this.#state !== 'bound') return;
+    this.#backlog = 'open';
+    clearTimeout(this.#backlogTimer);
+    this.#backlogTimer = undefined;
+    this.#log.debug({ code: 'BACKLOG_OPEN', why }, 'stored backlog requested');
+    if (this.#active) this.#requestBacklog();
   }
 
   /** (Re-)register the session in the registry, then ask for the terminal's backlog. */
@@ -444,7 +486,7 @@ export class ClientSession implements ChannelHandler {
 
   #requestBacklog(): void {
     const user = this.#user;
-    if (user === undefined || this.#state !== 'bound') return;
+    if (user === undefined || this.#state !== 'bound' || this.#backlog !== 'open') return;
     this.#deps.sink
       .requestBacklog({
         user: user.naked().string,
@@ -458,99 +500,6 @@ export class ClientSession implements ChannelHandler {
       );
   }
 
-  /** Hold until the handshake (stage 1 ends here); settles once replayed and accepted. */
-  #hold(message: ReliableMessage): Settlement {
-    if (this.#held.length >= this.#deps.limits.maxHeldMessages) {
-      // Not acknowledged: the client keeps it and resends; nothing accepted is dropped.
-      const full = Promise.reject(
-        new Rejection('HELD_QUEUE_FULL', 'too many messages before the handshake', false),
-      );
-      this.#log.warn({ code: 'HELD_QUEUE_FULL', sender: message.sender.string }, 'message not held');
-      return settlement(full);
-    }
-    const first = this.#held.length === 0;
-    return settlement(
-      new Promise<void>((resolve, reject) => {
-        this.#held.push({ message, resolve, reject });
-        if (first) {
-          const now = this.#deps.now() / 1000;
-          const reply = buildHandshakeReply(AGAIN, now, {
-            session: this.sessionKey,
-            remoteAddress: [this.channel.remote.address, this.channel.remote.port],
-            force: true,
-          });
-          this.#send(message.sender, reply, false);
-        }
-      }),
-    );
-  }
-
-  /** Replay held messages in their original order (called from stage 1 of the handshake). */
-  async #replayHeld(): Promise<void> {
-    const held = this.#held;
-    this.#held = [];
-    for (const { message, resolve, reject } of held) {
-      try {
-        (await this.#stageOne(message)).done.then(resolve, reject);
-      } catch (err) {
-        reject(err);
-      }
-    }
-  }
-
-  // ---- login / report -------------------------------------------------------------------------------
-
-  /** Apply `login` / `report` to the session and answer them; returns what was handled, if anything. */
-  #sessionCommand(message: ReliableMessage, content: Content): 'login' | 'report' | undefined {
-    const login = parseLogin(content);
-    if (login !== undefined) {
-      if (!login.id.isSameAs(message.sender)) return undefined;
-      const station = login.station?.id;
-      if (station !== undefined && !station.isSameAs(this.#deps.messenger.identity.id)) {
-        return 'login'; // roaming to another station: recorded by the dispatcher, no reply
-      }
-      if (
-        login.terminal !== undefined &&
-        login.terminal !== this.#terminal &&
-        message.sender.terminal === undefined
-      ) {
-        // The device declared its terminal: deliveries and stored-copy state follow it from now on.
-        this.#deviceTerminal = login.terminal;
-        this.#active = true;
-        this.#register();
-      }
-      this.#setActive(true);
-      this.#sendReceipt(message, 'Login received.', {
-        content,
-        template: 'Login command received: ${did}.',
-        replacements: { did: login.id.string },
-      });
-      return 'login';
-    }
-    const report = parseReport(content);
-    if (report === undefined) return undefined;
-    if (report.title === 'online') {
-      this.#setActive(true);
-      this.#sendReceipt(message, 'Online received.', { content });
-      return 'report';
-    }
-    if (report.title === 'offline') {
-      this.#setActive(false);
-      return 'report';
-    }
-    // device-token reports (apns / c2dm) are answered by the dispatcher's station commands
-    if (report.title === 'apns' || report.title === 'c2dm') return undefined;
-    if (this.#deps.messenger.isForStation(message.receiver)) {
-      this.#sendReceipt(message, 'Command not support.', {
-        content,
-        template: 'Report command (title: ${title}) not support yet!',
-        replacements: { title: report.title },
-      });
-      return 'report';
-    }
-    return undefined;
-  }
-
   #setActive(active: boolean): void {
     if (this.#active === active) return;
     this.#active = active;
@@ -562,7 +511,36 @@ export class ClientSession implements ChannelHandler {
       .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'setActive failed'));
   }
 
-  // ---- replies and rejections -----------------------------------------------------------------------
+  // ---- held messages ---------------------------------------------------------------------------------
+
+  /** Hold until the handshake (stage 1 ends here); settles once replayed and accepted. */
+  #hold(message: ReliableMessage): Settlement {
+    if (this.#held.full) {
+      // Not acknowledged: the client keeps it and resends; nothing accepted is dropped.
+      this.#log.warn({ code: 'HELD_QUEUE_FULL', sender: message.sender.string }, 'message not held');
+      return settlement(
+        Promise.reject(new Rejection('HELD_QUEUE_FULL', 'too many messages before the handshake', false)),
+      );
+    }
+    return settlement(
+      this.#held.hold(message, () =>
+        this.#send(message.sender, againReply(this.#handshakeHost, true), false),
+      ),
+    );
+  }
+
+  /** Replay held messages in their original order (called from stage 1 of the handshake). */
+  async #replayHeld(): Promise<void> {
+    for (const { message, resolve, reject } of this.#held.take()) {
+      try {
+        (await this.#stageOne(message, true)).done.then(resolve, reject);
+      } catch (err) {
+        reject(err);
+      }
+    }
+  }
+
+  // ---- replies and refusals ----------------------------------------------------------------------------
 
   #origin(): MessageOrigin {
     const user = this.#user as ID;
@@ -593,29 +571,35 @@ export class ClientSession implements ChannelHandler {
     this.#send(to, buildReceipt(text, message, this.#deps.now() / 1000, options), false);
   }
 
+  /**
+   * Tell the client a message was refused: to the connection's own (proven) user, also when the message
+   * claimed another sender; never encrypted to an unproven claimed sender — except WRONG_STATION, whose
+   * receipt goes to the claimed sender (only its owner can read it; it carries nothing but the refusal).
+   */
+  #sendRefusal(code: RejectCode, text: string, message: ReliableMessage | undefined, line?: string): void {
+    const user = this.#state === 'bound' ? this.#user : undefined;
+    const to =
+      user !== undefined
+        ? message !== undefined && message.sender.isSameAs(user)
+          ? message.sender
+          : user
+        : code === 'WRONG_STATION'
+          ? message?.sender
+          : undefined;
+    if (to === undefined) return;
+    const receipt = buildRefusalReceipt(code, text, refusalOrigin(message, line), this.#deps.now() / 1000);
+    this.#send(to, receipt, false);
+  }
+
   #reject(message: ReliableMessage, rejection: Rejection): Settlement {
     this.#log.warn({ code: rejection.code, sender: message.sender.string }, 'message rejected');
     if (!rejection.settle) return settlement(Promise.reject(rejection));
-    // Tell the connection's own (proven) user, also when the message claimed another sender; never
-    // encrypt to an unproven claimed sender.
-    const user = this.#user;
-    if (user !== undefined && this.#state === 'bound') {
-      const to = message.sender.isSameAs(user) ? message.sender : user;
-      this.#sendReceipt(
-        message,
-        rejection.message,
-        {
-          template: rejection.message,
-          replacements: { code: rejection.code },
-          extra: { error: { code: rejection.code } },
-        },
-        to,
-      );
-    }
+    this.#sendRefusal(rejection.code, rejection.message, message);
+    if (rejection.code === 'WRONG_STATION') this.#countProtocolError(rejection.code);
     return SETTLED;
   }
 
-  #refuse(line: string, rejection: Rejection): Settlement {
+  #refuseLine(line: string, rejection: Rejection): Settlement {
     let message: ReliableMessage | undefined;
     try {
       message = parseReliableMessage(line, this.#messageLimits);
@@ -624,16 +608,37 @@ export class ClientSession implements ChannelHandler {
     }
     if (message) return this.#reject(message, rejection);
     this.#log.warn({ code: rejection.code }, 'message rejected');
+    this.#sendRefusal(rejection.code, rejection.message, undefined, line);
     return SETTLED;
   }
 
-  #protocolError(err: unknown, what: string): void {
+  /**
+   * A message that does not parse, fails envelope validation or a protocol check: refused (settled) with
+   * a receipt to a logged-in client; counted, and past `maxProtocolErrors` the connection is closed.
+   */
+  #refuseInvalid(line: string | undefined, err: unknown, message?: ReliableMessage): Settlement {
+    if (!isProtocolError(err)) throw err;
+    this.#log.warn(
+      {
+        code: err.code,
+        detail: err.message,
+        sender: message?.sender.string,
+        count: this.#protocolErrors + 1,
+      },
+      'message refused',
+    );
+    this.#sendRefusal(err.code, refusalText(err.code, err.message), message, line);
+    this.#countProtocolError(err.code);
+    return SETTLED;
+  }
+
+  #countProtocolError(code: string): void {
     this.#protocolErrors += 1;
-    const code = isProtocolError(err) ? err.code : 'INTERNAL_ERROR';
-    this.#log.warn({ code, count: this.#protocolErrors }, what);
-    if (!isProtocolError(err)) this.#log.error({ err }, 'unexpected error while processing a message');
     if (this.#protocolErrors > this.#deps.limits.maxProtocolErrors && this.#state !== 'closed') {
-      this.channel.close('PROTOCOL_ERROR', `too many invalid messages (last: ${code})`);
+      this.#closeAfterFrame ??= {
+        code: 'PROTOCOL_ERROR',
+        reason: `too many invalid messages (last: ${code})`,
+      };
     }
   }
 

@@ -13,6 +13,7 @@ import type { InboundSink } from '../streams/inbound-sink.ts';
 import { decodeDelivery } from '../streams/station-streams.ts';
 import type { DeliverPageEntry, StationStreams } from '../streams/station-streams.ts';
 import type { DeliveryResult } from '../transport/client-channel.ts';
+import type { BacklogAttachments } from './backlog-attachments.ts';
 import { DeliveredMarks } from './delivered-marks.ts';
 
 export interface DeliveryTarget {
@@ -31,6 +32,8 @@ export interface DeliveryConsumerOptions {
   /** Must exceed the push retry window (3 × 120 s) so in-flight pushes are not re-delivered (default 400 s). */
   readonly claimIdleMs?: number;
   readonly logger: Logger;
+  /** Attaches senders' meta and visa to backlog pages (first message of each sender in a drain). */
+  readonly attachments?: BacklogAttachments;
 }
 
 export const GATEWAY_GROUP = 'gateway';
@@ -90,9 +93,10 @@ export class DeliveryConsumer {
     const prefetchAt = next === undefined ? Infinity : (page.prefetchAt ?? page.messages.length);
     let confirmed = 0;
     let failed: DeliveryResult | 'no-session' | undefined;
+    const bodies = (await this.#o.attachments?.attach(page)) ?? page.messages.map((m) => m.msg);
     // Every push starts (its frame is written) here, in page order; they settle as the client confirms.
-    const pushes = page.messages.map(async (m) => {
-      const result = await gateway.deliver(connId, m.msg, m.sig);
+    const pushes = page.messages.map(async (m, i) => {
+      const result = await gateway.deliver(connId, bodies[i] as string, m.sig);
       if (result !== 'acked' && result !== 'written') {
         failed ??= result;
         return;

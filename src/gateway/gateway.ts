@@ -10,6 +10,7 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import type { ClientChannel, DeliveryResult } from '../transport/client-channel.ts';
 import { StationListener } from '../transport/listener.ts';
+import { TlsCertificates } from '../transport/tls-certificates.ts';
 import { NOOP_METRICS, type StationMetrics } from '../ops/metrics.ts';
 import { observeChannel } from '../ops/metered.ts';
 import { ClientSession, type SessionDeps } from './client-session.ts';
@@ -41,6 +42,8 @@ export class Gateway {
   readonly #log: Logger;
   /** Shared by every session (nothing per connection in it). */
   readonly #sessionDeps: SessionDeps;
+  /** Present when a certificate is configured: TLS (MTP over TLS, WSS) on the same port. */
+  readonly #tls: TlsCertificates | undefined;
   readonly #metrics: StationMetrics;
   readonly #registry: SessionRegistry;
   #closing: Promise<void> | undefined;
@@ -68,10 +71,17 @@ export class Gateway {
         if (this.#sessions.get(id) === session) this.#sessions.delete(id);
       },
     };
+    this.#tls =
+      config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+        ? new TlsCertificates(config.tlsCertFile, config.tlsKeyFile)
+        : undefined;
+    const tls = this.#tls;
     this.#listener = new StationListener({
       host: config.host,
       port: config.port,
       proxyProtocol: config.proxyProtocol,
+      trustedProxies: config.trustedProxies,
+      ...(tls === undefined ? {} : { tls: () => tls.context }),
       maxConnections: config.limits.maxConnections,
       maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
       detectTimeout: config.limits.handshakeTimeoutMs,
@@ -79,6 +89,8 @@ export class Gateway {
         maxBodyLength: config.limits.maxFrameBytes,
         idleTimeout: config.limits.idleTimeoutMs,
         maxOutgoingBytes: config.limits.maxOutgoingBytes,
+        frameTimeout: config.limits.frameTimeoutMs,
+        minBytesPerSecond: config.limits.minBytesPerSecond,
       },
       logger: options.logger.child({ module: 'transport' }),
       onChannel: (channel) => this.#accept(channel),
@@ -95,7 +107,10 @@ export class Gateway {
 
   async start(): Promise<{ address: string; port: number }> {
     const address = await this.#listener.listen();
-    this.#log.info({ code: 'GATEWAY_LISTENING', ...address }, 'gateway listening (MTP and WebSocket)');
+    this.#log.info(
+      { code: 'GATEWAY_LISTENING', ...address, tls: this.#tls !== undefined },
+      `gateway listening on ${address.address}:${address.port} (MTP and WebSocket${this.#tls === undefined ? '' : ', plain and over TLS'})`,
+    );
     return address;
   }
 
@@ -104,6 +119,25 @@ export class Gateway {
     const session = this.#sessions.get(connId);
     if (!session || session.state !== 'bound') return 'no-session';
     return session.channel.push(body, signature === undefined ? undefined : { signature });
+  }
+
+  /**
+   * Load the TLS certificate and key again (SIGHUP): new connections use them; on failure the current
+   * pair stays in use and the error is logged TLS_RELOAD_FAILED. Returns whether a new pair is in use.
+   */
+  reloadTls(): boolean {
+    if (this.#tls === undefined) return false;
+    try {
+      this.#tls.reload();
+    } catch (err) {
+      this.#log.error(
+        { code: 'TLS_RELOAD_FAILED', err: err instanceof Error ? err.message : String(err) },
+        'TLS certificate not reloaded; the current one stays in use',
+      );
+      return false;
+    }
+    this.#log.info({ code: 'TLS_RELOADED', cert: this.#tls.certFile }, 'TLS certificate reloaded');
+    return true;
   }
 
   /** Stop listening while the station cannot serve (Redis lost); open connections stay. */

@@ -51,6 +51,45 @@ export function createStationIdentity(options: CreateIdentityOptions): StationId
   return { id: parseId(id.string), meta, visa, identityKey, decryptKeys: [visaKey] };
 }
 
+/** The host and port the station's visa publishes (what clients connect to), if any. */
+export function visaEndpoint(identity: StationIdentity): {
+  host: string | undefined;
+  port: number | undefined;
+} {
+  const { host, port } = identity.visa.properties;
+  return {
+    host: typeof host === 'string' && host.length > 0 ? host : undefined,
+    port: typeof port === 'number' ? port : undefined,
+  };
+}
+
+/**
+ * The same identity with its visa re-signed (new time) to publish another host and/or port; every other
+ * visa property (name, key…) is kept. `null` removes the property.
+ */
+export function withVisaEndpoint(
+  identity: StationIdentity,
+  changes: { host?: string | null; port?: number | null; title?: string },
+  now: number,
+): StationIdentity {
+  const properties: Record<string, unknown> = { ...identity.visa.properties };
+  delete properties['type'];
+  delete properties['time'];
+  if (changes.host === null) delete properties['host'];
+  else if (changes.host !== undefined) properties['host'] = changes.host;
+  if (changes.port === null) delete properties['port'];
+  else if (changes.port !== undefined) properties['port'] = changes.port;
+  if (changes.title !== undefined) properties['name'] = changes.title;
+  const visa = signDocument(
+    'visa',
+    identity.id,
+    properties,
+    identity.identityKey,
+    Math.max(now, identity.visa.time + 1e-3),
+  );
+  return { ...identity, visa };
+}
+
 /** The key-file form (JSON). Private keys are inside: store with mode 0600, never log. */
 export function identityToKeyFile(identity: StationIdentity): Record<string, unknown> {
   return {

@@ -1,5 +1,5 @@
 /** Reading and writing the station key file. Writing never overwrites an existing file. */
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { identityFromKeyFile, identityToKeyFile } from './station-identity.ts';
 import type { StationIdentity } from './station-identity.ts';
@@ -24,6 +24,16 @@ export async function writeKeyFile(path: string, identity: StationIdentity): Pro
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyFileExistsError(path);
     throw err;
   }
+}
+
+/** Replace an existing key file atomically (a new file beside it, mode 0600, renamed over it). */
+export async function replaceKeyFile(path: string, identity: StationIdentity): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(identityToKeyFile(identity), null, 2)}\n`, {
+    flag: 'wx',
+    mode: 0o600,
+  });
+  await rename(temporary, path);
 }
 
 export async function readKeyFile(path: string): Promise<StationIdentity> {

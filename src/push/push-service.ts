@@ -14,20 +14,12 @@ import type { PushConfig } from '../config/station-config.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { AccountStore } from '../storage/account-store.ts';
 import type { IdentityDirectory } from '../storage/identity-directory.ts';
-import { ApnsProvider } from './apns-provider.ts';
-import { ApnsProviderToken } from './apns-token.ts';
-import { BullPushQueue, BullPushWorker } from './bullmq-push-queue.ts';
 import { DeviceRegistrar } from './device-registrar.ts';
 import type { DeviceStore } from './device-store.ts';
-import { FcmProvider } from './fcm-provider.ts';
-import { GoogleAccessToken, parseServiceAccount } from './google-oauth.ts';
-import { HttpClient } from './http-request.ts';
-import { InProcessPushQueue } from './in-process-push-queue.ts';
 import { MemoryDeviceStore } from './memory-device-store.ts';
 import { MemoryPushState } from './memory-push-state.ts';
 import type { ProviderName } from './push-provider.ts';
-import type { PushQueue, RetryPolicy } from './push-queue.ts';
-import { PushSender } from './push-sender.ts';
+import type { PushJobHandler, PushQueue, RetryPolicy } from './push-queue.ts';
 import type { DeliveryEvent, PushProviders } from './push-sender.ts';
 import type { PushState } from './push-state.ts';
 import { PushTrigger } from './push-trigger.ts';
@@ -35,7 +27,6 @@ import type { PushHook } from './push-trigger.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { RedisDeviceStore } from './redis-device-store.ts';
 import { RedisPushState } from './redis-push-state.ts';
-import { WebhookProvider } from './webhook-provider.ts';
 
 function readSecretFile(path: string, what: string): string {
   try {
@@ -46,13 +37,18 @@ function readSecretFile(path: string, what: string): string {
   }
 }
 
-/** The providers the configuration turns on (reads the credential files). */
-export function createProviders(config: PushConfig, logger: Logger): PushProviders {
+/** The providers the configuration turns on (reads the credential files; loads only those clients). */
+export async function createProviders(config: PushConfig, logger: Logger): Promise<PushProviders> {
   const ca = config.caFile === undefined ? undefined : readSecretFile(config.caFile, 'push CA');
-  let apns: ApnsProvider | undefined;
+  const { HttpClient } = await import('./http-request.ts');
+  let apns: PushProviders['apns'];
   if (config.apns !== undefined) {
     const a = config.apns;
-    let token: ApnsProviderToken;
+    const [{ ApnsProvider }, { ApnsProviderToken }] = await Promise.all([
+      import('./apns-provider.ts'),
+      import('./apns-token.ts'),
+    ]);
+    let token: InstanceType<typeof ApnsProviderToken>;
     try {
       token = new ApnsProviderToken(readSecretFile(a.keyFile, 'APNs key'), a.keyId, a.teamId);
     } catch (err) {
@@ -69,9 +65,13 @@ export function createProviders(config: PushConfig, logger: Logger): PushProvide
       logger,
     });
   }
-  let fcm: FcmProvider | undefined;
+  let fcm: PushProviders['fcm'];
   if (config.fcm !== undefined) {
     const f = config.fcm;
+    const [{ FcmProvider }, { GoogleAccessToken, parseServiceAccount }] = await Promise.all([
+      import('./fcm-provider.ts'),
+      import('./google-oauth.ts'),
+    ]);
     let account;
     try {
       account = parseServiceAccount(readSecretFile(f.serviceAccountFile, 'FCM service account'));
@@ -93,15 +93,16 @@ export function createProviders(config: PushConfig, logger: Logger): PushProvide
       logger,
     });
   }
-  const webhook =
-    config.webhook === undefined
-      ? undefined
-      : new WebhookProvider({
-          url: config.webhook.url,
-          secret: config.webhook.secret,
-          http: new HttpClient({ ca }),
-          logger,
-        });
+  let webhook: PushProviders['webhook'];
+  if (config.webhook !== undefined) {
+    const { WebhookProvider } = await import('./webhook-provider.ts');
+    webhook = new WebhookProvider({
+      url: config.webhook.url,
+      secret: config.webhook.secret,
+      http: new HttpClient({ ca }),
+      logger,
+    });
+  }
   return { apns, fcm, webhook };
 }
 
@@ -136,14 +137,25 @@ export class PushService {
   readonly state: PushState;
   readonly registrar: DeviceRegistrar;
   /** The dispatcher's hook; undefined when no provider is configured or this process does not dispatch. */
-  readonly hook: PushHook | undefined;
-  readonly providers: PushProviders;
-  readonly #queue: PushQueue | undefined;
-  readonly #worker: BullPushWorker | undefined;
+  hook: PushHook | undefined;
+  providers: PushProviders = {};
+  #queue: PushQueue | undefined;
+  #worker: { start(): void; close(): Promise<void> } | undefined;
   readonly #log: Logger;
   #closing: Promise<void> | undefined;
 
-  constructor(o: PushServiceOptions) {
+  /**
+   * Token storage and badges always; the queue, the worker and the providers only when a provider is
+   * configured (BullMQ and the provider clients are loaded then, so processes without push start as fast
+   * as before).
+   */
+  static async create(o: PushServiceOptions): Promise<PushService> {
+    const service = new PushService(o);
+    await service.#setUp(o);
+    return service;
+  }
+
+  private constructor(o: PushServiceOptions) {
     this.#log = o.logger.child({ module: 'push' });
     if (o.engine.kind === 'redis') {
       this.devices = new RedisDeviceStore(o.engine.redis, o.keys, { logger: o.logger });
@@ -153,45 +165,33 @@ export class PushService {
       this.state = new MemoryPushState();
     }
     this.registrar = new DeviceRegistrar(this.devices, this.state, o.logger);
+  }
+
+  async #setUp(o: PushServiceOptions): Promise<void> {
     const active =
       o.providers !== undefined ||
       o.config.apns !== undefined ||
       o.config.fcm !== undefined ||
       o.config.webhook !== undefined;
-    this.providers =
-      active && (o.consume || o.engine.kind === 'memory')
-        ? (o.providers ?? createProviders(o.config, o.logger))
-        : {};
-    const policy = retryPolicyOf(o.config);
-    const on = (Object.keys(this.providers) as ProviderName[]).filter(
-      (name) => this.providers[name] !== undefined,
-    );
-    const limiters: Partial<Record<ProviderName, RateLimiter>> = {};
-    for (const name of on) limiters[name] = new RateLimiter(o.config.ratePerSecond);
-    const sender = new PushSender({
-      state: this.state,
-      devices: this.devices,
-      directory: o.directory,
-      providers: this.providers,
-      limiters,
-      logger: o.logger,
-      ...(o.onDelivery === undefined ? {} : { onDelivery: o.onDelivery }),
-    });
     if (!active) {
-      this.hook = undefined;
       if (o.produce || o.consume)
         this.#log.info({ code: 'PUSH_OFF' }, 'push notifications off: no APNs, FCM or webhook configured');
       return;
     }
+    const sends = o.consume || o.engine.kind === 'memory';
+    if (sends) this.providers = o.providers ?? (await createProviders(o.config, o.logger));
+    const policy = retryPolicyOf(o.config);
+    const handler = sends ? await this.#handler(o) : undefined;
     if (o.engine.kind === 'memory') {
-      const queue = new InProcessPushQueue({
-        handler: sender.handle,
+      const { InProcessPushQueue } = await import('./in-process-push-queue.ts');
+      this.#queue = new InProcessPushQueue({
+        handler: handler as PushJobHandler,
         policy,
         concurrency: o.config.concurrency,
         logger: o.logger,
       });
-      this.#queue = queue;
     } else {
+      const { BullPushQueue, BullPushWorker } = await import('./bullmq-push-queue.ts');
       if (o.produce)
         this.#queue = new BullPushQueue({ url: o.engine.url, keys: o.keys, policy, logger: o.logger });
       if (o.consume)
@@ -200,7 +200,7 @@ export class PushService {
           keys: o.keys,
           policy,
           logger: o.logger,
-          handler: sender.handle,
+          handler: handler as PushJobHandler,
           concurrency: o.config.concurrency,
           lockDurationMs: o.config.lockDurationMs,
         });
@@ -216,7 +216,7 @@ export class PushService {
             logger: o.logger,
           })
         : undefined;
-    if (o.consume || o.engine.kind === 'memory')
+    if (sends)
       this.#log.info(
         {
           code: 'PUSH_PROVIDERS',
@@ -235,6 +235,22 @@ export class PushService {
         },
         'push notifications on',
       );
+  }
+
+  async #handler(o: PushServiceOptions): Promise<PushJobHandler> {
+    const { PushSender } = await import('./push-sender.ts');
+    const limiters: Partial<Record<ProviderName, RateLimiter>> = {};
+    for (const name of ['apns', 'fcm', 'webhook'] as const)
+      if (this.providers[name] !== undefined) limiters[name] = new RateLimiter(o.config.ratePerSecond);
+    return new PushSender({
+      state: this.state,
+      devices: this.devices,
+      directory: o.directory,
+      providers: this.providers,
+      limiters,
+      logger: o.logger,
+      ...(o.onDelivery === undefined ? {} : { onDelivery: o.onDelivery }),
+    }).handle;
   }
 
   start(): void {

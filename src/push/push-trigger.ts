@@ -77,6 +77,8 @@ export class PushTrigger implements PushHook {
       this.#log.debug({ code: 'PUSH_SKIPPED', reason: skip }, 'no push');
       return;
     }
+    // a session without a terminal covers every device: nothing to read (the common online case)
+    if (sessions.some((s) => s.terminal === undefined || s.terminal === '*')) return;
     const user = receiver.naked().string;
     const [mute, devices] = await Promise.all([
       this.#o.accounts.getList(receiver, 'mute'),

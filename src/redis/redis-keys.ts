@@ -77,6 +77,17 @@ export interface RedisKeys {
   pushBatch(user: string, jobId: string): string;
   /** BullMQ key prefix of the push queue: one hash tag, so every queue key is in one cluster slot. */
   pushQueuePrefix(): string;
+  // Federation (src/federation): neighbour queues and their bookkeeping, one hash tag per neighbour
+  /** Stream: messages waiting to go to a neighbour station (consumed by the bridge that owns its link). */
+  federationQueue(neighbour: string): string;
+  /** Sorted set: signatures queued for a neighbour (member = `<receiver> <sig>`, score = queued at, ms). */
+  federationQueued(neighbour: string): string;
+  /** String with a TTL: the bridge process that owns the link to a neighbour. */
+  federationLinkOwner(neighbour: string): string;
+  /** Hash: neighbour → its link state JSON (inspection). */
+  federationLinks(): string;
+  /** String with a TTL: a broadcast (or neighbour query) already handled here (dedup across the mesh). */
+  federationSeen(key: string): string;
 
   // Operations (src/ops/): processes announce their ops server for dimctl and dashboards
   /** Set: the names of the processes that announced themselves. */
@@ -152,6 +163,11 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     pushBadge: (user) => `${p}push:{${user}}:badge`,
     pushBatch: (user, jobId) => `${p}push:{${user}}:batch:${jobId}`,
     pushQueuePrefix: () => `{${p}push}`,
+    federationQueue: (neighbour) => `${p}fed:{${neighbour}}:queue`,
+    federationQueued: (neighbour) => `${p}fed:{${neighbour}}:queued`,
+    federationLinkOwner: (neighbour) => `${p}fed:{${neighbour}}:owner`,
+    federationLinks: () => `${p}fed:links`,
+    federationSeen: (key) => `${p}fed:seen:${key}`,
 
     opsInstances: () => `${p}ops:instances`,
     opsInstance: (name) => `${p}ops:instance:${name}`,

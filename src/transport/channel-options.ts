@@ -24,6 +24,13 @@ export interface ChannelOptions {
   readonly maxPendingPackages?: number;
   /** Milliseconds a locally closed connection may take to flush and finish before it is destroyed. Default 2 s. */
   readonly closeGrace?: number;
+  /**
+   * MTP: milliseconds a started frame may stay incomplete before its bytes must arrive at
+   * `minBytesPerSecond` (slowloris); 0 disables. Default 10 s.
+   */
+  readonly frameTimeout?: number;
+  /** MTP: slowest accepted arrival of an incomplete frame's bytes after `frameTimeout`. Default 4096 B/s. */
+  readonly minBytesPerSecond?: number;
   readonly logger?: TransportLogger;
 }
 
@@ -49,6 +56,8 @@ export const CHANNEL_DEFAULTS: ResolvedChannelOptions = {
   ackTimeout: 120_000,
   maxPendingPackages: 64,
   closeGrace: 2_000,
+  frameTimeout: 10_000,
+  minBytesPerSecond: 4096,
 };
 
 /** The options with defaults filled in (explicit `undefined` also selects the default). */
@@ -65,6 +74,8 @@ export function resolveChannelOptions(options: ChannelOptions): ResolvedChannelO
     ackTimeout: pick('ackTimeout'),
     maxPendingPackages: pick('maxPendingPackages'),
     closeGrace: pick('closeGrace'),
+    frameTimeout: pick('frameTimeout'),
+    minBytesPerSecond: pick('minBytesPerSecond'),
   };
 }
 

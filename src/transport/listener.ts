@@ -6,14 +6,19 @@
  * - `mtp` → an MtpChannel over the socket (with the bytes read so far);
  * - `websocket` → the socket goes to a private, non-listening `http.Server`; its `upgrade` goes to
  *   `WebSocketServer.handleUpgrade` → a WsChannel; a plain GET gets `426 Upgrade Required`;
+ * - `tls` (when a certificate is configured) → a server-side TLSSocket over the connection, whose
+ *   decrypted bytes are sniffed again: MTP over TLS or WSS on the same port;
  * - anything else → closed without a reply (UNKNOWN_PROTOCOL);
  * - no decision (or no completed upgrade) within `detectTimeout` → closed (HANDSHAKE_TIMEOUT).
  * Over `maxConnections`, or `maxConnectionsPerIp` for the (PROXY-resolved) client address, a connection is
- * turned away with TOO_MANY_CONNECTIONS: a `BYE` for MTP, HTTP 503 for WebSocket.
+ * turned away with TOO_MANY_CONNECTIONS: a `BYE` for MTP, HTTP 503 for WebSocket. With the PROXY
+ * protocol on and `trustedProxies` given, a connection from any other peer is closed (PROXY_UNTRUSTED):
+ * only the proxies may claim a client address.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { BlockList, createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
   CHANNEL_DEFAULTS,
@@ -46,6 +51,13 @@ export interface StationListenerOptions {
   readonly maxConnectionsPerIp?: number;
   /** Milliseconds to recognise the framing (and finish a WebSocket upgrade). Default 10 s. */
   readonly detectTimeout?: number;
+  /**
+   * Peer addresses (IP literals or CIDR blocks) allowed to connect when the PROXY protocol is on; others
+   * are closed PROXY_UNTRUSTED. Empty or absent: any peer.
+   */
+  readonly trustedProxies?: readonly string[];
+  /** The current TLS certificate (called per TLS connection, so a reload takes effect at once). */
+  readonly tls?: () => SecureContext;
   /** Limits and timings of the channels. */
   readonly channel?: ChannelOptions;
   readonly logger?: TransportLogger;
@@ -77,7 +89,10 @@ type Stage = 'detect' | 'http' | 'channel';
 const EMPTY = Buffer.alloc(0);
 
 interface Connection {
-  readonly socket: Socket;
+  /** The connection's socket: the TCP socket, or the TLSSocket over it once TLS was detected. */
+  socket: Socket;
+  readonly raw: Socket;
+  tls: boolean;
   stage: Stage;
   buffer: Buffer;
   remote: RemoteAddress;
@@ -119,6 +134,8 @@ export class StationListener {
   readonly #bySocket = new WeakMap<Duplex, Connection>();
   #seq = 0;
   #closing: Promise<void> | undefined;
+  readonly #trustedProxies: BlockList | undefined;
+  readonly #tls: (() => SecureContext) | undefined;
   /** Not listening for now (pauseAccepting / stopAccepting); existing connections stay. */
   #paused = false;
   /** The port actually bound (listening again after a pause reuses it). */
@@ -131,6 +148,11 @@ export class StationListener {
     this.#maxConnections = options.maxConnections ?? LISTENER_DEFAULTS.maxConnections;
     this.#maxPerIp = options.maxConnectionsPerIp ?? LISTENER_DEFAULTS.maxConnectionsPerIp;
     this.#detectTimeout = options.detectTimeout ?? LISTENER_DEFAULTS.detectTimeout;
+    this.#trustedProxies =
+      this.#proxy !== 'off' && (options.trustedProxies?.length ?? 0) > 0
+        ? blockListOf(options.trustedProxies ?? [])
+        : undefined;
+    this.#tls = options.tls;
     this.#channelOptions = options.channel ?? {};
     this.#resolved = resolveChannelOptions(this.#channelOptions);
     this.#wheel = new TimerWheel({ resolution: idleWheelResolution(this.#resolved.idleTimeout) });
@@ -242,8 +264,19 @@ export class StationListener {
       return;
     }
     socket.setNoDelay(true);
+    const peer = plainAddress(socket.remoteAddress);
+    if (this.#trustedProxies !== undefined && !isTrusted(this.#trustedProxies, peer)) {
+      this.#log.warn(
+        { code: 'PROXY_UNTRUSTED', remote: peer },
+        'connection from a peer that is no trusted proxy',
+      );
+      socket.destroy();
+      return;
+    }
     const conn: Connection = {
       socket,
+      raw: socket,
+      tls: false,
       stage: 'detect',
       buffer: EMPTY,
       remote: { address: plainAddress(socket.remoteAddress), port: socket.remotePort ?? 0 },
@@ -311,7 +344,20 @@ export class StationListener {
     socket.off('data', conn.onData);
     const rest = conn.buffer;
     conn.buffer = EMPTY;
-    if (kind === 'unknown') {
+    if (kind === 'tls' && this.#tls !== undefined && !conn.tls) {
+      this.#startTls(conn, rest);
+      return;
+    }
+    if (kind === 'unknown' || kind === 'tls') {
+      this.#drop(conn, 'UNKNOWN_PROTOCOL', 'unrecognised framing', rest.subarray(0, 16).toString('hex'));
+      return;
+    }
+    this.#startChannel(conn, kind, rest);
+  }
+
+  #startChannel(conn: Connection, kind: ReturnType<typeof sniffProtocol>, rest: Buffer): void {
+    const { socket } = conn;
+    if (kind !== 'mtp' && kind !== 'websocket') {
       this.#drop(conn, 'UNKNOWN_PROTOCOL', 'unrecognised framing', rest.subarray(0, 16).toString('hex'));
       return;
     }
@@ -332,6 +378,78 @@ export class StationListener {
     conn.stage = 'http';
     socket.unshift(rest);
     this.#http.emit('connection', socket);
+  }
+
+  /**
+   * Terminate TLS on this connection: a server TLSSocket over a stream fed with the bytes read so far and
+   * everything after, then detection starts again on the decrypted bytes (MTP or WebSocket).
+   */
+  #startTls(conn: Connection, initial: Buffer): void {
+    const raw = conn.raw;
+    let context: SecureContext;
+    try {
+      context = (this.#tls as () => SecureContext)();
+    } catch (err) {
+      this.#drop(conn, 'TLS_ERROR', err instanceof Error ? err.message : String(err));
+      return;
+    }
+    const carrier = new Duplex({
+      read: () => raw.resume(),
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (raw.destroyed) callback();
+        else raw.write(chunk, () => callback());
+      },
+      final: (callback) => {
+        raw.end();
+        callback();
+      },
+      destroy: (_err, callback) => {
+        raw.destroy();
+        callback(null);
+      },
+    });
+    carrier.push(initial);
+    raw.on('data', (chunk: Buffer) => {
+      if (!carrier.push(chunk)) raw.pause();
+    });
+    raw.on('end', () => carrier.push(null));
+    raw.on('close', () => carrier.destroy());
+    const secure = new TLSSocket(carrier as unknown as Socket, { isServer: true, secureContext: context });
+    let established = false;
+    let failed = false;
+    secure.once('secure', () => (established = true));
+    secure.on('error', (err: Error) => {
+      if (conn.stage === 'channel' || failed) return;
+      failed = true;
+      this.#drop(conn, 'TLS_ERROR', `TLS handshake failed: ${err.message}`);
+    });
+    secure.on('close', () => {
+      if (!established && !failed) {
+        failed = true;
+        this.#drop(
+          conn,
+          'TLS_ERROR',
+          'the client closed during the TLS handshake (certificate not trusted?)',
+        );
+      }
+      raw.destroy();
+    });
+    conn.socket = secure;
+    conn.tls = true;
+    conn.buffer = EMPTY;
+    this.#bySocket.set(secure, conn);
+    const onData = (chunk: Buffer): void => this.#onTlsDetectData(conn, chunk, onData);
+    secure.on('data', onData);
+  }
+
+  #onTlsDetectData(conn: Connection, chunk: Buffer, self: (chunk: Buffer) => void): void {
+    conn.buffer = conn.buffer.length === 0 ? chunk : Buffer.concat([conn.buffer, chunk]);
+    const kind = sniffProtocol(conn.buffer);
+    if (kind === 'incomplete') return;
+    conn.socket.off('data', self);
+    const rest = conn.buffer;
+    conn.buffer = EMPTY;
+    this.#startChannel(conn, kind, rest);
   }
 
   /** Parses the PROXY header; true once done (the buffer then holds what follows it). */
@@ -382,6 +500,7 @@ export class StationListener {
     this.#log.info({ code, remote: conn.remote.address, detail }, reason);
     clearTimeout(conn.timer);
     conn.socket.destroy();
+    conn.raw.destroy();
   }
 
   #onDetectTimeout(conn: Connection): void {
@@ -458,4 +577,21 @@ export class StationListener {
       channel.close('PROTOCOL_ERROR', 'internal error');
     }
   }
+}
+
+function blockListOf(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/') as [string, string | undefined];
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(bits), family);
+  }
+  return list;
+}
+
+function isTrusted(list: BlockList, address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
 }

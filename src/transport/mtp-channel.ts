@@ -7,7 +7,13 @@
  * - Command (0x0): `PING` → Command Response `PONG`; any other body → Command Response `OK`.
  * - Command Response / Message Response: `OK` (or `PONG`) completes our pending push with that sn;
  *   `AGAIN` resends it at once (counted as a try).
- * - Message Fragment (0xA): answered `OK` and dropped (no client fragments on TCP).
+ * - Message Fragment (0xA): reassembled (mtp-fragments.ts); every page but the last is answered `OK` at
+ *   once, the last one once the assembled message was accepted; a fragment that cannot be reassembled
+ *   closes the connection MTP_FRAGMENT_REFUSED.
+ *
+ * A frame that stays incomplete longer than `frameTimeout` must keep arriving at `minBytesPerSecond`
+ * (averaged since its first byte), else the connection is closed TOO_SLOW: a trickle of bytes resets the
+ * idle timer but cannot hold a partial frame (and its buffer) forever.
  *
  * Pushes are Message frames with a fresh sn, resent every `retryInterval` until `OK`, at most `maxTries`
  * sends. Everything written in one event-loop turn leaves in one system call (write-batch.ts). A local close writes a Command `BYE <code> <reason>` first (reference clients answer it `OK`),
@@ -29,6 +35,7 @@ import {
   type ResolvedChannelOptions,
 } from './channel-options.ts';
 import { HandlerQueue } from './handler-queue.ts';
+import { FragmentAssembler } from './mtp-fragments.ts';
 import { IdleTimer } from './idle-timer.ts';
 import { MtpDecoder, type MtpDecoderEvent, type MtpFrame } from './mtp-decoder.ts';
 import {
@@ -89,6 +96,8 @@ export class MtpChannel implements ClientChannel {
   readonly #options: ResolvedChannelOptions;
   readonly #log: TransportLogger;
   readonly #decoder: MtpDecoder;
+  /** Created with the first fragment (most clients never send one). */
+  #fragments: FragmentAssembler | undefined;
   readonly #events: HandlerQueue;
   readonly #idle: IdleTimer;
   /** Pushes waiting for their `OK`, by sn (hex); created with the first push. */
@@ -96,6 +105,8 @@ export class MtpChannel implements ClientChannel {
   #closed = false;
   #garbageOverflow: MtpDecoderEvent | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** The incomplete frame in progress: when its first byte arrived and bytes received since. */
+  #partial: { since: number; bytes: number; timer: NodeJS.Timeout } | undefined;
 
   /**
    * @param socket the connection, already accepted (and sniffed as MTP)
@@ -186,6 +197,7 @@ export class MtpChannel implements ClientChannel {
       this.#onFrame(frame);
     }
     if (this.#closed) return;
+    this.#trackPartial(chunk.length);
     if (fatal !== undefined) {
       const message = fatal instanceof Error ? fatal.message : String(fatal);
       if (isTransportError(fatal, 'MTP_FRAME_TOO_LARGE')) {
@@ -202,6 +214,41 @@ export class MtpChannel implements ClientChannel {
       this.#log.warn({ code: 'GARBAGE', bytes: overflow.bytes, offset: overflow.offset }, 'too much garbage');
       this.close('GARBAGE', `${overflow.bytes} bytes without a valid MTP header`);
     }
+  }
+
+  /** Start, continue or end the deadline of an incomplete frame (after a chunk was decoded). */
+  #trackPartial(chunkBytes: number): void {
+    const timeout = this.#options.frameTimeout;
+    if (timeout <= 0) return;
+    if (this.#decoder.bufferedBytes === 0) {
+      if (this.#partial !== undefined) {
+        clearTimeout(this.#partial.timer);
+        this.#partial = undefined;
+      }
+      return;
+    }
+    if (this.#partial !== undefined) {
+      this.#partial.bytes += chunkBytes;
+      return;
+    }
+    const timer = setTimeout(() => this.#checkPartial(), timeout);
+    timer.unref();
+    this.#partial = { since: performance.now(), bytes: this.#decoder.bufferedBytes, timer };
+  }
+
+  #checkPartial(): void {
+    const partial = this.#partial;
+    if (partial === undefined || this.#closed) return;
+    const elapsed = performance.now() - partial.since;
+    const rate = (partial.bytes * 1000) / elapsed;
+    if (rate < this.#options.minBytesPerSecond) {
+      const reason = `an incomplete frame arrives at ${Math.round(rate)} B/s (minimum ${this.#options.minBytesPerSecond} B/s after ${this.#options.frameTimeout} ms)`;
+      this.#log.warn({ code: 'TOO_SLOW', bytes: partial.bytes, elapsedMs: Math.round(elapsed) }, reason);
+      this.close('TOO_SLOW', reason);
+      return;
+    }
+    partial.timer = setTimeout(() => this.#checkPartial(), 1000);
+    partial.timer.unref();
   }
 
   #onDecoderEvent(event: MtpDecoderEvent): void {
@@ -231,15 +278,32 @@ export class MtpChannel implements ClientChannel {
         this.#onResponse(frame);
         return;
       case MTP_MESSAGE_FRAGMENT:
-        this.#reply(frame, MTP_MESSAGE_RESPONSE, OK);
-        this.#log.warn(
-          { code: 'MTP_FRAGMENT_DROPPED', pages: frame.pages, index: frame.index, bytes: frame.body.length },
-          'dropped an MTP fragment (not used on TCP)',
-        );
+        this.#onFragment(frame);
         return;
       case MTP_FRAGMENT_RESPONSE:
         return;
     }
+  }
+
+  #onFragment(frame: MtpFrame): void {
+    this.#fragments ??= new FragmentAssembler({ maxBodyLength: this.#options.maxBodyLength });
+    let result;
+    try {
+      result = this.#fragments.add(frame.sn, frame.pages, frame.index, frame.body);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.#log.warn(
+        { code: 'MTP_FRAGMENT_REFUSED', pages: frame.pages, index: frame.index, bytes: frame.body.length },
+        reason,
+      );
+      this.close('MTP_FRAGMENT_REFUSED', reason);
+      return;
+    }
+    if (result.status === 'partial') {
+      this.#reply(frame, MTP_MESSAGE_RESPONSE, OK);
+      return;
+    }
+    this.#onMessage({ ...frame, body: result.body });
   }
 
   #onMessage(frame: MtpFrame): void {
@@ -331,6 +395,7 @@ export class MtpChannel implements ClientChannel {
     if (this.#closed) return;
     this.#closed = true;
     this.#idle.stop();
+    if (this.#partial !== undefined) clearTimeout(this.#partial.timer);
     if (this.#pending !== undefined) {
       for (const pending of [...this.#pending.values()]) this.#settle(pending, 'closed');
     }

@@ -3,7 +3,13 @@
  * (`send-proxy` / `send-proxy-v2`) the station knows the real client address.
  * Spec: https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt
  */
+import { isIP } from 'node:net';
 import { TransportError } from './transport-error.ts';
+
+/** A decimal port 0..65535 without leading zeros (as the spec writes them). */
+function validPort(text: string): boolean {
+  return /^(?:0|[1-9]\d{0,4})$/.test(text) && Number(text) <= 65535;
+}
 
 export interface ProxiedAddress {
   readonly address: string;
@@ -44,14 +50,23 @@ function parseV1(buf: Buffer): ProxyParseResult {
   if ((parts[1] !== 'TCP4' && parts[1] !== 'TCP6') || parts.length !== 6) {
     throw new TransportError('PROXY_BAD_HEADER', 'malformed PROXY v1 line');
   }
-  const address = parts[2] as string;
-  const port = Number(parts[4]);
-  const validAddress =
-    parts[1] === 'TCP4' ? /^\d{1,3}(?:\.\d{1,3}){3}$/.test(address) : /^[0-9a-fA-F:.]+$/.test(address);
-  if (!validAddress || !/^\d{1,5}$/.test(parts[4] as string) || port > 65535) {
-    throw new TransportError('PROXY_BAD_HEADER', 'malformed PROXY v1 address');
+  const family = parts[1] === 'TCP4' ? 4 : 6;
+  const [, , address, destination, sourcePort, destinationPort] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  // isIP: every octet 0..255 (no `999.999.999.999`), a well-formed IPv6 literal of the announced family
+  if (isIP(address) !== family || isIP(destination) !== family) {
+    throw new TransportError('PROXY_BAD_HEADER', `invalid PROXY v1 ${parts[1]} address`);
   }
-  return { status: 'ok', consumed, source: { address, port } };
+  if (!validPort(sourcePort) || !validPort(destinationPort)) {
+    throw new TransportError('PROXY_BAD_HEADER', 'invalid PROXY v1 port');
+  }
+  return { status: 'ok', consumed, source: { address, port: Number(sourcePort) } };
 }
 
 function ipv6(bytes: Buffer): string {

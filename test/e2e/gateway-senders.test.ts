@@ -189,9 +189,11 @@ describe('DIM_VERIFY_ALL_MESSAGES', () => {
     return { logs, sender, receiver, bad, backend };
   }
 
-  it('true: a tampered message from the bound user is re-verified and refused (SIGNATURE_INVALID, not delivered, no delivery receipt)', async () => {
+  it('true: a tampered message from the bound user is re-verified and refused (SIGNATURE_INVALID receipt, not delivered, no delivery receipt)', async () => {
     const { logs, sender, receiver, bad } = await scenario(true);
     await logs.waitFor('SIGNATURE_INVALID');
+    const refusal = await waitReceiptAbout(sender, bad.signature);
+    assert.deepEqual(refusal.content.dict['error'], { code: 'SIGNATURE_INVALID' });
     const sent = await sender.sendText(receiver.id, 'genuine after tampered');
     assert.equal((await sender.waitReceipt(sent))?.text, 'Message delivered.');
     await receiver.waitForMessage((m) => m.content.dict['text'] === 'genuine after tampered', 2000, {
@@ -199,7 +201,7 @@ describe('DIM_VERIFY_ALL_MESSAGES', () => {
     });
     await delay(50);
     assert.equal(sawSignature(receiver, bad.signature), false, 'the tampered message was delivered');
-    assert.equal(receiptsFor(sender, bad.signature), 0);
+    assert.equal(receiptsFor(sender, bad.signature), 1, 'only the refusal');
   });
 
   it('false: a tampered message from the bound user is NOT re-verified by the station (relayed; the receiving client rejects it)', async () => {

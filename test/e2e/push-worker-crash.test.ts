@@ -89,7 +89,7 @@ describe('push worker process killed mid-batch (BullMQ stalled-job recovery)', {
     };
     backend = await createRedisBackend({ url: redis.url, prefix });
     const config = loadConfig(env, process.cwd());
-    producer = new PushService({
+    producer = await PushService.create({
       config: config.push,
       engine: { kind: 'redis', redis: backend.redis, url: redis.url },
       keys: backend.keys,

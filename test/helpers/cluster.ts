@@ -189,8 +189,8 @@ export class RoleProcess {
     let stdout = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
-      stdout = (stdout + text).slice(-4096);
-      const ops = /^ops server (\S+)/m.exec(text);
+      stdout = (stdout + text).slice(-65_536);
+      const ops = /"msg":"ops server (\S+) /.exec(stdout);
       if (ops) this.#opsUrl = ops[1];
       this.#append(text);
     });

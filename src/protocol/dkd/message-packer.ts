@@ -2,6 +2,7 @@
  * The sender pipeline (content → encrypt → sign → reliable message) and the receiver pipeline
  * (reliable message → verify → decrypt → content), as in dimp-protocol.md §5.3–§5.4.
  */
+import { parseBoundedJson } from '../bounded-json.ts';
 import { ProtocolError } from '../protocol-error.ts';
 import type { PrivateKey, PublicKey } from '../crypto/asymmetric-key.ts';
 import { base64Encode, utf8Decode, utf8Encode } from '../crypto/encoding.ts';
@@ -166,9 +167,9 @@ function decodeSymmetricKey(bytes: Uint8Array): SymmetricKey {
 function decodeContent(bytes: Uint8Array): Content {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(utf8Decode(bytes));
+    parsed = parseBoundedJson(utf8Decode(bytes));
   } catch (cause) {
-    throw new ProtocolError('BAD_CONTENT', 'content is not JSON', { cause });
+    throw new ProtocolError('BAD_CONTENT', 'content is not JSON (or nested too deep)', { cause });
   }
   return parseContent(parsed);
 }

@@ -3,6 +3,7 @@
  * envelope and sizes, expands short keys, and keeps the dictionary verbatim (unknown fields included) so
  * that relaying preserves every byte-relevant value; only `traces` / `recipients` are ever added.
  */
+import { DEFAULT_MAX_JSON_DEPTH, parseBoundedJson, valueDepthExceeds } from '../bounded-json.ts';
 import { ProtocolError } from '../protocol-error.ts';
 import { decodeTed, utf8Encode } from '../crypto/encoding.ts';
 import { ANYONE, parseId, tryParseId } from '../mkm/identifier.ts';
@@ -15,12 +16,17 @@ export interface MessageLimits {
   readonly maxDataLength: number;
   /** Most entries in a `keys` map (group messages carry one per member). */
   readonly maxKeys: number;
+  /** Deepest array/object nesting (default 64): deeper values break every recursive walk after parsing. */
+  readonly maxDepth?: number;
 }
 
 export const DEFAULT_MESSAGE_LIMITS: MessageLimits = { maxDataLength: 1024 * 1024, maxKeys: 4096 };
 
 const MAX_SIGNATURE_LENGTH = 2048;
 const MAX_KEY_LENGTH = 4096;
+/** Longest ID string (name@address/terminal; real ones are under 100 characters). */
+const MAX_ID_LENGTH = 512;
+const ID_FIELDS = ['sender', 'receiver', 'group'] as const;
 
 export class ReliableMessage {
   /** The wire dictionary with long key names; relayed as is. */
@@ -152,18 +158,22 @@ export function parseReliableMessage(
   input: unknown,
   limits: MessageLimits = DEFAULT_MESSAGE_LIMITS,
 ): ReliableMessage {
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
   let value: unknown = input;
   if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input);
-    } catch (cause) {
-      throw new ProtocolError('BAD_JSON', 'message is not JSON', { cause });
-    }
+    value = parseBoundedJson(input, maxDepth);
+  } else if (valueDepthExceeds(input, maxDepth)) {
+    throw new ProtocolError('NESTING_TOO_DEEP', `message nested deeper than ${maxDepth} levels`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ProtocolError('BAD_MESSAGE', 'message is not a JSON object');
   }
   const dict = expandMessageKeys(value as Record<string, unknown>);
+  for (const field of ID_FIELDS) {
+    const id = dict[field];
+    if (typeof id === 'string' && id.length > MAX_ID_LENGTH)
+      throw new ProtocolError('FIELD_TOO_LARGE', `\`${field}\` too long`);
+  }
   let sender: ID;
   try {
     sender = parseId(dict['sender']);

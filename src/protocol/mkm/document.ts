@@ -4,6 +4,7 @@
  * / `type` / `terminal` fields sit outside the signature; binding comes from verifying with the meta key
  * of the claimed ID.
  */
+import { parseBoundedJson } from '../bounded-json.ts';
 import { identitySignatures } from '../crypto/signature-cache.ts';
 import { ProtocolError } from '../protocol-error.ts';
 import type { PrivateKey, PublicKey } from '../crypto/asymmetric-key.ts';
@@ -47,7 +48,7 @@ export class Document {
     if (this.#properties === undefined) {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(this.data);
+        parsed = parseBoundedJson(this.data);
       } catch {
         parsed = undefined;
       }

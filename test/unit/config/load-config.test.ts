@@ -116,3 +116,61 @@ describe('loadConfig: empty variables and port 0', () => {
     );
   });
 });
+
+describe('loadConfig schema (issue 13)', () => {
+  it('refuses an unknown DIM_* variable, naming the closest known one', () => {
+    assert.throws(
+      () => loadConfig({ DIM_MAX_FRAME_BYTE: '7' }, '/srv/dim'),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /DIM_MAX_FRAME_BYTE .*did you mean DIM_MAX_FRAME_BYTES\?/.test(err.message),
+    );
+    assert.throws(
+      () => loadConfig({ DIM_REDIS_ULR: 'redis://x:1' }, '/srv/dim'),
+      /did you mean DIM_REDIS_URL\?/,
+    );
+    // other variables of the environment are none of the station's business
+    assert.equal(
+      loadConfig({ PATH: '/bin', HOME: '/root', DIM_CLUSTER_PORT: '9394' }, '/srv/dim').port,
+      9394,
+    );
+  });
+
+  it('refuses unknown config-file keys (top level and limits), naming the closest known one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dim-config-'));
+    const write = (value: unknown): string => {
+      const file = join(dir, `c${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, JSON.stringify(value));
+      return file;
+    };
+    assert.throws(
+      () => loadConfig({ DIM_CONFIG_FILE: write({ prot: 9000 }) }, dir),
+      /unknown config file key prot \(did you mean port\?\)/,
+    );
+    assert.throws(
+      () => loadConfig({ DIM_CONFIG_FILE: write({ limits: { maxFrameByte: 7 } }) }, dir),
+      /maxFrameByte \(did you mean maxFrameBytes\?\)/,
+    );
+    // a key also set by its variable is still a known key
+    const file = write({ port: 9000, limits: { idleTimeoutMs: 5000 } });
+    const config = loadConfig({ DIM_CONFIG_FILE: file, DIM_PORT: '9001', DIM_IDLE_TIMEOUT_MS: '6000' }, dir);
+    assert.equal(config.port, 9001);
+    assert.equal(config.limits.idleTimeoutMs, 6000);
+  });
+
+  it('reads the hardening settings: trusted proxies (addresses, CIDR), TLS files in pairs', () => {
+    const config = loadConfig(
+      {
+        DIM_TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1,::1',
+        DIM_TLS_CERT_FILE: 'c.pem',
+        DIM_TLS_KEY_FILE: 'k.pem',
+      },
+      '/srv/dim',
+    );
+    assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '127.0.0.1', '::1']);
+    assert.equal(config.tlsCertFile, '/srv/dim/c.pem');
+    assert.throws(() => loadConfig({ DIM_TRUSTED_PROXIES: '999.1.1.1' }, '/'), ConfigError);
+    assert.throws(() => loadConfig({ DIM_TRUSTED_PROXIES: '10.0.0.0/33' }, '/'), ConfigError);
+    assert.throws(() => loadConfig({ DIM_TLS_CERT_FILE: 'c.pem' }, '/'), /together/);
+  });
+});

@@ -21,8 +21,14 @@ describe('protocol sniffing', () => {
 
   it('waits on an empty read and rejects anything else', () => {
     assert.equal(sniffProtocol(Buffer.alloc(0)), 'incomplete');
-    for (const text of ['POST / HTTP/1.1\r\n', 'DIX', 'GEt /', '{"sender":1}', '\x16\x03\x01']) {
+    for (const text of ['POST / HTTP/1.1\r\n', 'DIX', 'GEt /', '{"sender":1}', '\x16\x09']) {
       assert.equal(sniffProtocol(Buffer.from(text)), 'unknown', JSON.stringify(text));
     }
+  });
+
+  it('recognises a TLS handshake record (MTP over TLS, WSS), one byte at a time', () => {
+    assert.equal(sniffProtocol(Buffer.from([0x16])), 'incomplete');
+    assert.equal(sniffProtocol(Buffer.from([0x16, 0x03])), 'tls');
+    assert.equal(sniffProtocol(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])), 'tls');
   });
 });

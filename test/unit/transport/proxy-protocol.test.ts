@@ -58,6 +58,16 @@ describe('PROXY protocol v1', () => {
       'PROXY TCP4 1.2.3.4 1.2.3.4 99999 2\r\n',
       'PROXY TCP4 not-an-ip 1.2.3.4 1 2\r\n',
       `PROXY TCP4 ${'1'.repeat(120)}`,
+      // addresses that only look like addresses (issue 13: 999.999.999.999 was accepted)
+      'PROXY TCP4 999.999.999.999 10.0.0.1 1 2\r\n',
+      'PROXY TCP4 1.2.3.256 10.0.0.1 1 2\r\n',
+      'PROXY TCP4 1.2.3.4 10.0.0.999 1 2\r\n',
+      'PROXY TCP4 ::1 10.0.0.1 1 2\r\n',
+      'PROXY TCP6 1.2.3.4 ::1 1 2\r\n',
+      'PROXY TCP6 ::::: ::1 1 2\r\n',
+      'PROXY TCP6 2001:db8::g ::1 1 2\r\n',
+      'PROXY TCP4 1.2.3.4 1.2.3.4 1 99999\r\n',
+      'PROXY TCP4 1.2.3.4 1.2.3.4 01 2\r\n',
     ]) {
       assert.throws(
         () => parseProxyHeader(Buffer.from(text)),

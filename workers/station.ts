@@ -183,9 +183,15 @@ async function main(args: readonly string[]): Promise<void> {
     logger.info({ code: 'SIGHUP' }, 'reloading the TLS certificate');
     node.gateway?.reloadTls();
   });
+  // The lines scripts and supervisors wait for (local-cluster.sh, test clusters): written at any log level
+  // but `silent`, as JSON log lines like every other line on stdout.
+  const announcer =
+    logger.level === 'info' || logger.level === 'debug' || logger.level === 'trace'
+      ? logger
+      : createLogger('info');
   const opsUrl = await ops.listen();
-  if (opsUrl)
-    logger.info(
+  if (opsUrl && config.logLevel !== 'silent')
+    announcer.info(
       { code: 'OPS_SERVER', url: opsUrl },
       `ops server ${opsUrl} (/metrics /healthz /readyz /dashboard /admin)`,
     );
@@ -203,12 +209,6 @@ async function main(args: readonly string[]): Promise<void> {
     'station started',
   );
   if (address !== undefined && config.logLevel !== 'silent') {
-    // The one line scripts and supervisors wait for (local-cluster.sh, test clusters): written at any log
-    // level but `silent`, as a JSON log line like every other line on stdout.
-    const announcer =
-      logger.level === 'info' || logger.level === 'debug' || logger.level === 'trace'
-        ? logger
-        : createLogger('info');
     announcer.info(
       { code: 'STATION_LISTENING', station: identity.id.string, roles, address },
       `station ${identity.id.string} listening on ${address.address}:${address.port} (${roles.join(', ')})`,

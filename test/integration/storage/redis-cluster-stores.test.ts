@@ -72,7 +72,17 @@ describe('Redis Cluster specifics', () => {
     const keys = freshKeys();
     const alice = parseId('alice@4DnqXWdTV8wuZgfqSCX9GjE2kNq7HJrUgQ');
     const store = new RedisAccountStore(redis(), keys, { durability: new Durability({ mode: 'replica' }) });
-    assert.equal(await store.putList(alice, 'block', ['x']), true);
+    // a freshly created cluster's replicas may still be syncing: the first confirmed write may take a while
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        assert.equal(await store.putList(alice, 'block', ['x']), true);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
     const strict = new RedisAccountStore(redis(), keys, {
       durability: new Durability({ mode: 'replica', replicas: 2, replicaTimeoutMs: 100 }),
     });

@@ -384,7 +384,7 @@ export class RedisInspector implements StationInspector {
       ids.map(async (id) => {
         const [beat, sessions] = await Promise.all([
           this.#call('GET', this.#keys.gatewayHeartbeat(id)),
-          this.#call('SCARD', this.#keys.gatewaySessions(id)),
+          this.#call('HLEN', this.#keys.gatewaySessions(id)),
         ]);
         const info = instances.find((i) => i.name === id);
         const at = num(beat);

@@ -45,6 +45,7 @@ export class OpsRuntime {
   readonly #startedAt = Date.now();
   #announce: NodeJS.Timeout | undefined;
   #url: string | undefined;
+  #announced: { at: number; connections: number | undefined } = { at: 0, connections: undefined };
   #closing: Promise<void> | undefined;
 
   constructor(options: OpsRuntimeOptions) {
@@ -107,7 +108,14 @@ export class OpsRuntime {
     this.readiness.watch(this.#o.readinessIntervalMs ?? 1000, (report) => this.#onReadiness(report));
     if (this.#o.redis !== undefined) {
       void this.#announceNow();
-      this.#announce = setInterval(() => void this.#announceNow(), this.#o.announceIntervalMs ?? 5000);
+      // re-announced every announce period, and sooner (within a readiness period) when the gateway's
+      // connection count moved, so that dimctl and the dashboard do not show a count seconds old
+      const period = this.#o.announceIntervalMs ?? 5000;
+      const tick = Math.min(period, this.#o.readinessIntervalMs ?? 1000);
+      this.#announce = setInterval(() => {
+        const moved = this.#o.gateway()?.connectionCount !== this.#announced.connections;
+        if (moved || Date.now() - this.#announced.at >= period - tick / 2) void this.#announceNow();
+      }, tick);
       this.#announce.unref();
     }
   }
@@ -158,8 +166,10 @@ export class OpsRuntime {
     if (redis === undefined || this.#closing !== undefined) return;
     const keys = this.#o.keys;
     const ttl = 3 * (this.#o.announceIntervalMs ?? 5000);
+    const info = this.#info();
+    this.#announced = { at: info.updatedAt, connections: info.connections };
     try {
-      await redis.set(keys.opsInstance(this.#o.instanceName), JSON.stringify(this.#info()), 'PX', ttl);
+      await redis.set(keys.opsInstance(this.#o.instanceName), JSON.stringify(info), 'PX', ttl);
       await redis.sadd(keys.opsInstances(), this.#o.instanceName);
     } catch {
       // Redis unreachable: readiness reports it; the announcement expires by itself

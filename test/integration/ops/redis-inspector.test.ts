@@ -117,7 +117,8 @@ describe('RedisInspector', () => {
     await r.set(keys.opsInstance('gw'), JSON.stringify(info), 'PX', 60_000);
     await r.sadd(keys.opsInstances(), 'gw', 'gone');
     await r.set(keys.gatewayHeartbeat('gw'), String(Date.now() - 500));
-    await r.sadd(keys.gatewaySessions('gw'), 'm1', 'm2');
+    // the registry's per-gateway index is a hash: connection id → bind token and user
+    await r.hset(keys.gatewaySessions('gw'), 'm1', 'b1alice@x', 'm2', 'b2bob@x');
     assert.deepEqual(
       (await inspector.instances()).map((i) => i.name),
       ['gw'],

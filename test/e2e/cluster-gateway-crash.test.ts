@@ -132,7 +132,12 @@ for (const redis of REDIS_KINDS) {
         const b1 = await cluster.connect(gateway2, bob, directory);
         await b1.handshake();
         assert.equal(await b1.login(), 'Login received.');
-        assert.equal((await onGateway2(bob.id)).length, 1);
+        // the gateway registers a session right after its handshake, without holding the handshake for it
+        await waitUntil(
+          async () => ((await onGateway2(bob.id)).length === 1 ? true : undefined),
+          5_000,
+          "B's session in the registry",
+        );
 
         // Gateway 2 crashes and its supervisor restarts it at once (well within the heartbeat TTL).
         await gateway2.restart({ crash: true });

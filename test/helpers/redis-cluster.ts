@@ -71,11 +71,14 @@ async function sleep(ms: number): Promise<void> {
 export class RedisCluster {
   readonly nodes: RedisClusterNode[];
   readonly nodeTimeoutMs: number;
+  /** Replicas per master the cluster was created with. */
+  readonly replicas: number;
   #disposed = false;
 
-  private constructor(nodes: RedisClusterNode[], nodeTimeoutMs: number) {
+  private constructor(nodes: RedisClusterNode[], nodeTimeoutMs: number, replicas: number) {
     this.nodes = nodes;
     this.nodeTimeoutMs = nodeTimeoutMs;
+    this.replicas = replicas;
   }
 
   /** `DIM_REDIS_URL` for the station: every node as a seed, comma-separated. */
@@ -113,7 +116,7 @@ export class RedisCluster {
       port: server.port,
       address: `127.0.0.1:${server.port}`,
     }));
-    const cluster = new RedisCluster(nodes, nodeTimeoutMs);
+    const cluster = new RedisCluster(nodes, nodeTimeoutMs, replicas);
     try {
       await run(
         'redis-cli',
@@ -185,36 +188,52 @@ export class RedisCluster {
   }
 
   /**
-   * Wait until every running node reports `cluster_state:ok`, agrees on one master per slot range, and
-   * every master with a running replica has it in sync (`master_link_status:up`).
+   * Wait until every running node reports `cluster_state:ok`, agrees on one master per slot range, every
+   * running node is either a master serving slots or a replica in sync (`master_link_status:up`, so a
+   * restarted old master counts only once it has been turned into a replica and has synced), and — when
+   * every node runs — every master has as many in-sync replicas as the cluster was created with (a WAIT
+   * of the replica durability mode can then succeed everywhere).
    */
   async waitHealthy(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
       try {
-        const running = this.nodes.filter((n) => n.server.running);
-        const infos = await Promise.all(running.map((n) => this.#ask(n, 'CLUSTER', 'INFO')));
-        const bad = infos.findIndex((info) => !/cluster_state:ok/.test(info));
-        if (bad >= 0) {
-          last = `${running[bad]!.address} is not ok`;
-        } else {
-          const replicas = (await this.topology()).filter((r) => r.flags.includes('slave'));
-          const links = await Promise.all(
-            replicas
-              .map((r) => this.nodes.find((n) => n.address === r.address))
-              .filter((n): n is RedisClusterNode => n !== undefined && n.server.running)
-              .map((n) => this.#ask(n, 'INFO', 'replication')),
-          );
-          if (links.every((info) => /master_link_status:up/.test(info))) return;
-          last = 'a replica is not in sync';
-        }
+        last = (await this.#unhealthy()) ?? '';
+        if (last === '') return;
       } catch (err) {
         last = String(err);
       }
       await sleep(100);
     }
     throw new Error(`redis cluster not healthy after ${timeoutMs} ms: ${last}`);
+  }
+
+  /** What keeps the cluster from being healthy (see waitHealthy), or undefined. */
+  async #unhealthy(): Promise<string | undefined> {
+    const running = this.nodes.filter((n) => n.server.running);
+    const infos = await Promise.all(running.map((n) => this.#ask(n, 'CLUSTER', 'INFO')));
+    const bad = infos.findIndex((info) => !/cluster_state:ok/.test(info));
+    if (bad >= 0) return `${running[bad]!.address} is not ok`;
+    const rows = await this.topology();
+    const masters = rows.filter(
+      (r) => r.flags.includes('master') && !r.flags.includes('fail') && r.slots.length > 0,
+    );
+    const inSync = new Map<string, number>(masters.map((m) => [m.id, 0]));
+    for (const node of running) {
+      const row = rows.find((r) => r.address === node.address);
+      if (row === undefined) return `${node.address} is not in the cluster's view yet`;
+      if (masters.includes(row)) continue;
+      if (!row.flags.includes('slave')) return `${node.address} is neither a serving master nor a replica`;
+      const info = await this.#ask(node, 'INFO', 'replication');
+      if (!/master_link_status:up/.test(info)) return `replica ${node.address} is not in sync`;
+      inSync.set(row.master, (inSync.get(row.master) ?? 0) + 1);
+    }
+    if (running.length === this.nodes.length) {
+      const short = masters.find((m) => (inSync.get(m.id) ?? 0) < this.replicas);
+      if (short) return `master ${short.address} has fewer than ${this.replicas} replica(s) in sync`;
+    }
+    return undefined;
   }
 
   /** Wait until `key`'s slot is served by a master other than `old` (a failover happened). */

@@ -72,11 +72,13 @@ describe('Redis Cluster specifics', () => {
     const keys = freshKeys();
     const alice = parseId('alice@4DnqXWdTV8wuZgfqSCX9GjE2kNq7HJrUgQ');
     const store = new RedisAccountStore(redis(), keys, { durability: new Durability({ mode: 'replica' }) });
-    // a freshly created cluster's replicas may still be syncing: the first confirmed write may take a while
+    // a freshly created cluster's replicas may still be syncing: the first confirmed write may take a while.
+    // A write whose WAIT failed was still applied on the master, so each attempt writes a new list (the
+    // store answers `false` for a list equal to the stored one).
     const deadline = Date.now() + 30_000;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       try {
-        assert.equal(await store.putList(alice, 'block', ['x']), true);
+        assert.equal(await store.putList(alice, 'block', ['x', String(attempt)]), true);
         break;
       } catch (err) {
         if (Date.now() > deadline) throw err;

@@ -52,6 +52,7 @@ export const LIMIT_VARIABLES: Readonly<Record<string, keyof LimitsConfig>> = {
   DIM_MAX_OUTGOING_BYTES: 'maxOutgoingBytes',
   DIM_MAX_PROTOCOL_ERRORS: 'maxProtocolErrors',
   DIM_BACKLOG_DELAY_MS: 'backlogDelayMs',
+  DIM_BACKLOG_HOLD_MS: 'backlogHoldMs',
   DIM_FRAME_TIMEOUT_MS: 'frameTimeoutMs',
   DIM_MIN_BYTES_PER_SECOND: 'minBytesPerSecond',
 };

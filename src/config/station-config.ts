@@ -28,6 +28,11 @@ export interface LimitsConfig {
   // ---- hardening (issue 13) ----
   /** After `DIM!`, the stored backlog waits for the client's first message at most this long. */
   readonly backlogDelayMs: number;
+  /**
+   * Live pushes to a connection wait for its requested backlog to be written, at most this long without a
+   * page (then they go out, and BACKLOG_HOLD_TIMEOUT is logged).
+   */
+  readonly backlogHoldMs: number;
   /** A frame incomplete for longer must keep arriving at `minBytesPerSecond` (else TOO_SLOW). */
   readonly frameTimeoutMs: number;
   /** Slowest accepted arrival of a frame's bytes (slowloris), in bytes per second. */
@@ -198,6 +203,7 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   maxOutgoingBytes: 4 * 1024 * 1024,
   maxProtocolErrors: 16,
   backlogDelayMs: 1500,
+  backlogHoldMs: 5000,
   frameTimeoutMs: 10_000,
   minBytesPerSecond: 4096,
 };

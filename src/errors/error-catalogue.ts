@@ -249,6 +249,13 @@ const entries = [
     client: 'nothing',
     level: 'error',
   },
+  {
+    code: 'BACKLOG_HOLD_TIMEOUT',
+    meaning:
+      'No backlog page reached a connection within DIM_BACKLOG_HOLD_MS (storage worker down or slow): its live messages went out without waiting, possibly ahead of older stored ones.',
+    client: 'nothing',
+    level: 'warn',
+  },
   // ---- federation (neighbour stations) ----
   {
     code: 'RELAY_SENDER_UNKNOWN',

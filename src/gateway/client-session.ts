@@ -39,6 +39,7 @@ import type { IdentityDirectory } from '../storage/identity-directory.ts';
 import { DEFAULT_TERMINAL } from '../storage/inbox-store.ts';
 import type { ChannelHandler, ClientChannel, CloseInfo } from '../transport/client-channel.ts';
 import { BoundLogger, type TransportLogger } from '../transport/transport-logger.ts';
+import { LiveGate } from './live-gate.ts';
 import { HeldMessages } from './held-messages.ts';
 import { handleSessionCommand } from './session-commands.ts';
 import type { CommandHost } from './session-commands.ts';
@@ -111,6 +112,10 @@ export class ClientSession implements ChannelHandler {
   #user: ID | undefined;
   #active = false;
   readonly #held: HeldMessages;
+  /** Live pushes wait here while the backlog requested for this connection is on its way (live-gate.ts). */
+  readonly #liveGate: LiveGate;
+  /** The latest registry bind (settled: never rejects); the unbind at close waits for it. */
+  #binding: Promise<void> = Promise.resolve();
   #rateViolations = 0;
   #protocolErrors = 0;
   #chain: Promise<void> = Promise.resolve();
@@ -134,6 +139,12 @@ export class ClientSession implements ChannelHandler {
     });
     this.#messageLimits = messageLimitsOf(deps.limits);
     this.#held = new HeldMessages(deps.limits.maxHeldMessages);
+    this.#liveGate = new LiveGate(deps.limits.backlogHoldMs, () =>
+      this.#log.warn(
+        { code: 'BACKLOG_HOLD_TIMEOUT', waiting: this.#liveGate.waiting, holdMs: deps.limits.backlogHoldMs },
+        'no backlog page in time: live messages go out without waiting for it',
+      ),
+    );
     this.#handshakeHost = this.#newHandshakeHost();
     this.#commandHost = this.#newCommandHost();
     this.#handshakeTimer = setTimeout(() => {
@@ -161,6 +172,20 @@ export class ClientSession implements ChannelHandler {
   /** Whether the stored backlog was asked for (after the client's first message, or the deadline). */
   get backlogRequested(): boolean {
     return this.#backlog === 'open';
+  }
+
+  /**
+   * A live push to this connection may go out: undefined at once, else a promise that resolves once the
+   * backlog requested for it has been written (or the hold ran out).
+   */
+  livePass(): Promise<void> | undefined {
+    return this.#liveGate.pass();
+  }
+
+  /** A page of this connection's backlog was written; `last`: the drain is complete, live pushes go. */
+  backlogPage(last: boolean): void {
+    if (last) this.#liveGate.open();
+    else this.#liveGate.progress();
   }
 
   // ---- channel events -------------------------------------------------------------------------------
@@ -201,11 +226,13 @@ export class ClientSession implements ChannelHandler {
     clearTimeout(this.#backlogTimer);
     this.#backlogTimer = undefined;
     this.#held.rejectAll(new Error('connection closed before the handshake'));
+    this.#liveGate.close();
     this.#log.info({ code: info.code, local: info.local, user: this.#user?.string }, 'connection closed');
     this.#deps.onClosed?.(this);
     if (wasBound) {
-      this.#deps.registry
-        .unbind(this.#deps.gatewayId, this.channel.id)
+      // after the bind still in flight, if any: an unbind that overtook it would leave the session behind
+      void this.#binding
+        .then(() => this.#deps.registry.unbind(this.#deps.gatewayId, this.channel.id))
         .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'unbind failed'));
     }
   }
@@ -461,7 +488,12 @@ export class ClientSession implements ChannelHandler {
   #register(): void {
     const user = this.#user;
     if (user === undefined) return;
-    this.#deps.registry
+    // from the bind on the dispatcher may push live: hold those until the backlog (asked for at the
+    // client's first message, or after backlogDelayMs) has been written
+    if (this.#active) {
+      this.#liveGate.hold(this.#backlog === 'waiting' ? this.#deps.limits.backlogDelayMs : 0);
+    }
+    this.#binding = this.#deps.registry
       .bind({
         gatewayId: this.#deps.gatewayId,
         connId: this.channel.id,
@@ -487,6 +519,7 @@ export class ClientSession implements ChannelHandler {
   #requestBacklog(): void {
     const user = this.#user;
     if (user === undefined || this.#state !== 'bound' || this.#backlog !== 'open') return;
+    this.#liveGate.hold();
     this.#deps.sink
       .requestBacklog({
         user: user.naked().string,
@@ -503,6 +536,7 @@ export class ClientSession implements ChannelHandler {
   #setActive(active: boolean): void {
     if (this.#active === active) return;
     this.#active = active;
+    if (active && this.#backlog === 'open') this.#liveGate.hold();
     this.#deps.registry
       .setActive(this.#deps.gatewayId, this.channel.id, active)
       .then(() => {

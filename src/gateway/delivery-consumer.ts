@@ -7,6 +7,8 @@
  * messages are still in the inbox (everything is stored before it is delivered) and come back with the
  * next backlog drain. A backlog page asks for the next one (after its last cursor, so order holds) once
  * `prefetchAt` of its messages are confirmed: the next page travels while the client confirms this one.
+ * Live pushes to a connection wait while its backlog is on its way; a page tells the gateway when it is
+ * written, the last one (possibly empty) lets them go (live-gate.ts).
  */
 import type { Logger } from 'pino';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
@@ -20,7 +22,15 @@ import { DeliveredMarks } from './delivered-marks.ts';
 
 export interface DeliveryTarget {
   readonly id: string;
-  deliver(connId: string, body: string, signature?: string): Promise<DeliveryResult | 'no-session'>;
+  /** `live`: routed by the dispatcher (not a backlog page's message nor a response). */
+  deliver(
+    connId: string,
+    body: string,
+    signature?: string,
+    live?: boolean,
+  ): Promise<DeliveryResult | 'no-session'>;
+  /** A backlog page's pushes were written to the connection (`last`: no page follows). */
+  backlogPage?(connId: string, last: boolean): void;
 }
 
 export interface DeliveryConsumerOptions {
@@ -83,7 +93,7 @@ export class DeliveryConsumer {
       return;
     }
     if (deliver.kind === 'deliver-page') return this.#page(deliver);
-    const result = await this.#o.gateway.deliver(deliver.connId, deliver.msg, deliver.sig);
+    const result = await this.#o.gateway.deliver(deliver.connId, deliver.msg, deliver.sig, !deliver.response);
     if (deliver.response) return;
     if (result !== 'acked' && result !== 'written') {
       this.#log.debug({ code: 'DELIVERY_DEFERRED', result, conn: deliver.connId }, 'left in the inbox');
@@ -124,6 +134,8 @@ export class DeliveryConsumer {
       }
       await mark;
     });
+    // every frame of the page is written (in order) by now: live pushes held behind the backlog may follow
+    gateway.backlogPage?.(connId, next === undefined);
     const settled = await Promise.allSettled(pushes);
     if (failed !== undefined) {
       this.#log.debug(

@@ -114,11 +114,30 @@ export class Gateway {
     return address;
   }
 
-  /** Push a message to one of this gateway's connections. */
-  async deliver(connId: string, body: string, signature?: string): Promise<DeliveryResult | 'no-session'> {
-    const session = this.#sessions.get(connId);
+  /**
+   * Push a message to one of this gateway's connections. A `live` one (routed by the dispatcher, not a
+   * backlog page's nor a response) waits while the connection's backlog is on its way (live-gate.ts).
+   */
+  async deliver(
+    connId: string,
+    body: string,
+    signature?: string,
+    live = false,
+  ): Promise<DeliveryResult | 'no-session'> {
+    let session = this.#sessions.get(connId);
     if (!session || session.state !== 'bound') return 'no-session';
+    const wait = live ? session.livePass() : undefined;
+    if (wait !== undefined) {
+      await wait;
+      session = this.#sessions.get(connId);
+      if (!session || session.state !== 'bound') return 'no-session';
+    }
     return session.channel.push(body, signature === undefined ? undefined : { signature });
+  }
+
+  /** A backlog page for a connection was written (`last`: its drain is complete). */
+  backlogPage(connId: string, last: boolean): void {
+    this.#sessions.get(connId)?.backlogPage(last);
   }
 
   /**

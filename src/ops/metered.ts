@@ -102,12 +102,15 @@ export function meteredBus(bus: MessageBus, keys: RedisKeys, metrics: StationMet
 export function meteredTarget(target: DeliveryTarget, metrics: StationMetrics): DeliveryTarget {
   return {
     id: target.id,
-    deliver: async (connId: string, body: string, signature?: string) => {
+    deliver: async (connId: string, body: string, signature?: string, live?: boolean) => {
       const start = performance.now();
-      const result: DeliveryResult | 'no-session' = await target.deliver(connId, body, signature);
+      const result: DeliveryResult | 'no-session' = await target.deliver(connId, body, signature, live);
       metrics.messageOut(result, seconds(start));
       return result;
     },
+    ...(target.backlogPage === undefined
+      ? {}
+      : { backlogPage: (connId: string, last: boolean) => target.backlogPage?.(connId, last) }),
   };
 }
 

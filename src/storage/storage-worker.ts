@@ -116,7 +116,7 @@ export class StorageWorker {
       until: request.until,
       cursor: request.cursor,
     });
-    if (page.entries.length === 0) return;
+    // an empty page too: it tells the gateway the drain is complete (its live pushes wait for that)
     const count = page.entries.length;
     const fraction = Math.min(1, Math.max(0, this.#o.prefetch ?? BACKLOG_PREFETCH));
     const deliver = streams.deliverPage(request.gatewayId, {

@@ -2,35 +2,24 @@
  * kill -9 of a gateway process that holds unacknowledged deliveries while traffic flows: every message the
  * station acknowledged to the sender reaches the receiver once it reconnects through another gateway.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DimClient, ReceivedMessage } from '../../src/client/dim-client.ts';
 import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import { GATEWAY_GROUP } from '../../src/gateway/delivery-consumer.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, collect, sendTracked, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
-import type { RoleProcess } from '../helpers/cluster.ts';
+import { clusterFixture, collect, sendTracked, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
 
 for (const redis of REDIS_KINDS) {
   describe(`station cluster: kill -9 of a gateway (${redis} Redis)`, { timeout: 90_000 }, () => {
-    let cluster: Cluster;
-    let gateway1: RoleProcess;
-    let gateway2: RoleProcess;
-
-    before(async () => {
-      cluster = await Cluster.create({ redis });
-      ({ gateway1, gateway2 } = await cluster.startDefault());
-    });
-
-    after(async () => {
-      await cluster?.dispose();
-    });
+    const fixture = clusterFixture({ redis });
 
     /** Entries of a gateway's delivery stream it read and has not acknowledged. */
     async function pendingDeliveries(gatewayId: string): Promise<number> {
+      const { cluster } = fixture;
       const summary = (await cluster.inspect.xpending(
         cluster.keys.deliveryStream(gatewayId),
         GATEWAY_GROUP,
@@ -39,7 +28,7 @@ for (const redis of REDIS_KINDS) {
     }
 
     it("every message acknowledged to A reaches B after B's gateway dies with pushes unacknowledged", () =>
-      cluster.withLogs(async () => {
+      fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
         const N = 50;
         const PACE_MS = 40;
         const KILL_AT = 20;
@@ -114,7 +103,7 @@ for (const redis of REDIS_KINDS) {
       }));
 
     it('a gateway restarted under the same name drops the sessions of its crashed incarnation', () =>
-      cluster.withLogs(async () => {
+      fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
         const directory = new KeyDirectory();
         const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
         const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });

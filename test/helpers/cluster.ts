@@ -3,7 +3,8 @@
  * Redis Cluster of six (`{ redis: 'cluster' }`, test/helpers/redis-cluster.ts) — and one child process per role
  * (`node workers/station.ts gateway|dispatcher|storage`, the Node binary running the tests), all sharing one
  * station key file created here before any process starts. Every child's stdout/stderr is captured; tests
- * wrap their bodies in `cluster.withLogs(…)` so that a failure prints what the processes said.
+ * wrap their bodies in `cluster.withLogs(…)` so that a failure prints what the processes said. A suite on the
+ * usual topology gets its cluster from `clusterFixture` (its own before/after hooks).
  *
  * Role processes can be started, stopped (SIGTERM), killed (SIGKILL, a crash) and restarted (same name and
  * port unless told otherwise). A gateway is ready when it prints its `listening` line; a dispatcher or storage
@@ -17,6 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Cluster as ClusterClient } from 'ioredis';
 import { DimClient } from '../../src/client/dim-client.ts';
@@ -294,6 +296,14 @@ export interface ConnectOptions extends Partial<Omit<DimClientOptions, 'transpor
   readonly autoAck?: boolean;
 }
 
+/** The processes of the usual topology (`Cluster.startDefault`). */
+export interface DefaultProcesses {
+  readonly gateway1: RoleProcess;
+  readonly gateway2: RoleProcess;
+  readonly dispatcher: RoleProcess;
+  readonly storage: RoleProcess;
+}
+
 export class Cluster {
   readonly redisKind: RedisKind;
   /** The redis-server (standalone). */
@@ -394,12 +404,7 @@ export class Cluster {
   }
 
   /** The usual topology: two gateways, one dispatcher, one storage worker, started at once. */
-  async startDefault(): Promise<{
-    gateway1: RoleProcess;
-    gateway2: RoleProcess;
-    dispatcher: RoleProcess;
-    storage: RoleProcess;
-  }> {
+  async startDefault(): Promise<DefaultProcesses> {
     const [gateway1, gateway2, dispatcher, storage] = await Promise.all([
       this.start({ role: 'gateway', name: 'gateway-1' }),
       this.start({ role: 'gateway', name: 'gateway-2' }),
@@ -483,6 +488,52 @@ export class Cluster {
     await this.redisCluster?.dispose();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A suite's cluster on the usual topology (`clusterFixture`); its fields are there once `before` has run. */
+export interface ClusterFixture extends DefaultProcesses {
+  readonly cluster: Cluster;
+  /** `cluster.withLogs(body)`, the body given this fixture (`async ({ cluster, gateway1 }) => …`). */
+  withLogs<T>(body: (fixture: ClusterFixture) => Promise<T>): Promise<T>;
+}
+
+/**
+ * The cluster of the calling `describe`: a `before` hook creates it (`Cluster.create(options)`) and starts
+ * the usual topology (`startDefault()`), an `after` hook disposes of it.
+ */
+export function clusterFixture(options: ClusterOptions = {}): ClusterFixture {
+  let cluster: Cluster | undefined;
+  let processes: DefaultProcesses | undefined;
+  before(async () => {
+    cluster = await Cluster.create(options);
+    processes = await cluster.startDefault();
+  });
+  after(async () => {
+    await cluster?.dispose();
+  });
+  const started = (): { cluster: Cluster; processes: DefaultProcesses } => {
+    if (cluster === undefined || processes === undefined) throw new Error('the cluster has not been started');
+    return { cluster, processes };
+  };
+  const fixture: ClusterFixture = {
+    get cluster() {
+      return started().cluster;
+    },
+    get gateway1() {
+      return started().processes.gateway1;
+    },
+    get gateway2() {
+      return started().processes.gateway2;
+    },
+    get dispatcher() {
+      return started().processes.dispatcher;
+    },
+    get storage() {
+      return started().processes.storage;
+    },
+    withLogs: (body) => started().cluster.withLogs(() => body(fixture)),
+  };
+  return fixture;
 }
 
 /** Messages from `sender` that `client` receives from now on (attach before the handshake). */

@@ -8,12 +8,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DimClient, ReceivedMessage } from '../../src/client/dim-client.ts';
 import { KeyDirectory } from '../../src/client/key-directory.ts';
-import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { RedisInboxStore } from '../../src/storage/redis-inbox-store.ts';
-import { clusterFixture, collect, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
-
-const now = (): number => Date.now() / 1000;
+import { aliceAndBob, clusterFixture, collect, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
 
 for (const redis of REDIS_KINDS) {
   describe(
@@ -68,11 +65,7 @@ for (const redis of REDIS_KINDS) {
         a: DimClient;
       }> {
         const { cluster, gateway1, gateway2 } = fixture;
-        const directory = new KeyDirectory();
-        const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-        const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-        directory.add(alice);
-        directory.add(bob);
+        const { directory, alice, bob } = aliceAndBob();
         const a = await cluster.connect(gateway1, alice, directory);
         await a.handshake();
         assert.equal(await a.login(), 'Login received.');

@@ -7,14 +7,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DimClient } from '../../src/client/dim-client.ts';
-import { KeyDirectory } from '../../src/client/key-directory.ts';
-import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { DISPATCH_GROUP } from '../../src/dispatch/dispatcher.ts';
-import { clusterFixture, collect, sendTracked, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
+import {
+  aliceAndBob,
+  clusterFixture,
+  collect,
+  sendTracked,
+  sleep,
+  waitUntil,
+  REDIS_KINDS,
+} from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
-
-const now = (): number => Date.now() / 1000;
 
 interface Flow {
   /** signature → text of every message sent. */
@@ -80,11 +84,7 @@ for (const redis of REDIS_KINDS) {
     async function crashMidStream(crash: () => Promise<void>, revive: () => Promise<void>): Promise<void> {
       const { cluster, gateway1, gateway2 } = fixture;
       const N = 60;
-      const directory = new KeyDirectory();
-      const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-      const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-      directory.add(alice);
-      directory.add(bob);
+      const { directory, alice, bob } = aliceAndBob();
       const a = await cluster.connect(gateway1, alice, directory);
       const b = await cluster.connect(gateway2, bob, directory);
       const onB = collect(b, alice.id);

@@ -9,7 +9,15 @@ import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import { GATEWAY_GROUP } from '../../src/gateway/delivery-consumer.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { clusterFixture, collect, sendTracked, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
+import {
+  aliceAndBob,
+  clusterFixture,
+  collect,
+  sendTracked,
+  sleep,
+  waitUntil,
+  REDIS_KINDS,
+} from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
 
@@ -33,11 +41,7 @@ for (const redis of REDIS_KINDS) {
         const PACE_MS = 40;
         const KILL_AT = 20;
         const RECONNECT_AT = 30;
-        const directory = new KeyDirectory();
-        const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-        const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-        directory.add(alice);
-        directory.add(bob);
+        const { directory, alice, bob } = aliceAndBob();
 
         const a = await cluster.connect(gateway1, alice, directory);
         await a.handshake();

@@ -13,7 +13,7 @@ import { RsaPrivateKey } from '../../src/protocol/crypto/rsa.ts';
 import { ContentType } from '../../src/protocol/dkd/content-type.ts';
 import { signDocument } from '../../src/protocol/mkm/document.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { clusterFixture, collect, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
+import { aliceAndBob, clusterFixture, collect, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
 
@@ -101,11 +101,7 @@ for (const redis of REDIS_KINDS) {
       it("B offline: 30 messages are cached, then drained oldest first on B's handshake, and not again once acknowledged", () =>
         fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
           const N = 30;
-          const directory = new KeyDirectory();
-          const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-          const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-          directory.add(alice);
-          directory.add(bob);
+          const { directory, alice, bob } = aliceAndBob();
           const a = await cluster.connect(gateway1, alice, directory);
           await a.handshake();
           assert.equal(await a.login(), 'Login received.');

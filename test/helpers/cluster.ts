@@ -24,8 +24,9 @@ import type { Cluster as ClusterClient } from 'ioredis';
 import { DimClient } from '../../src/client/dim-client.ts';
 import type { DimClientOptions, ReceivedMessage } from '../../src/client/dim-client.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import type { KeyDirectory } from '../../src/client/key-directory.ts';
+import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { MtpClientTransport } from '../../src/client/mtp-client-transport.ts';
+import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { WsClientTransport } from '../../src/client/ws-client-transport.ts';
 import { DISPATCH_GROUP } from '../../src/dispatch/dispatcher.ts';
@@ -534,6 +535,16 @@ export function clusterFixture(options: ClusterOptions = {}): ClusterFixture {
     withLogs: (body) => started().cluster.withLogs(() => body(fixture)),
   };
   return fixture;
+}
+
+/** Alice and Bob, two new MKM ECC users, and a key directory that knows both. */
+export function aliceAndBob(): { directory: KeyDirectory; alice: UserIdentity; bob: UserIdentity } {
+  const directory = new KeyDirectory();
+  const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: Date.now() / 1000 });
+  const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: Date.now() / 1000 });
+  directory.add(alice);
+  directory.add(bob);
+  return { directory, alice, bob };
 }
 
 /** Messages from `sender` that `client` receives from now on (attach before the handshake). */

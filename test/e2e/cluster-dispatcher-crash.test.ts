@@ -15,6 +15,8 @@ import {
   collect,
   sendTracked,
   sleep,
+  uniqueSignatures,
+  waitForAcked,
   waitUntil,
   REDIS_KINDS,
 } from '../helpers/cluster.ts';
@@ -120,17 +122,7 @@ for (const redis of REDIS_KINDS) {
       );
       assert.equal(sent.acked.size, N, 'the gateways stayed up: every message was acknowledged');
 
-      const received = (): Set<string> => new Set(onB.map((m) => m.raw.signatureText));
-      const missing = (): string[] => [...sent.acked].filter((sig) => !received().has(sig));
-      await waitUntil(() => missing().length === 0, 15_000, 'B to receive every acknowledged message').catch(
-        (err: unknown) => {
-          throw new Error(
-            `${(err as Error).message}; missing: ${missing()
-              .map((sig) => sent.texts.get(sig))
-              .join(', ')}`,
-          );
-        },
-      );
+      await waitForAcked(onB, sent, 15_000, 'B to receive every acknowledged message');
       for (const m of onB) {
         assert.equal(m.content.dict['text'], sent.texts.get(m.raw.signatureText), 'only exact copies');
         assert.equal(m.verified, true);
@@ -142,7 +134,7 @@ for (const redis of REDIS_KINDS) {
         'A to get "Message delivered." for every message',
       );
       process.stdout.write(
-        `# dispatcher crash: ${beforeCrash} delivered before the kill, ${onB.length} received in all (${onB.length - received().size} duplicates)\n`,
+        `# dispatcher crash: ${beforeCrash} delivered before the kill, ${onB.length} received in all (${onB.length - uniqueSignatures(onB).size} duplicates)\n`,
       );
       await Promise.all([a.close(), b.close()]);
     }

@@ -15,6 +15,8 @@ import {
   collect,
   sendTracked,
   sleep,
+  uniqueSignatures,
+  waitForAcked,
   waitUntil,
   REDIS_KINDS,
 } from '../helpers/cluster.ts';
@@ -79,19 +81,7 @@ for (const redis of REDIS_KINDS) {
         assert.ok(b1.closed, "B's connection to the killed gateway is gone");
         assert.ok(heldByGateway2 > 0, 'gateway 2 died with deliveries pending');
 
-        const received = (): Set<string> => new Set(onB2.map((m) => m.raw.signatureText));
-        const missing = (): string[] => [...acked].filter((sig) => !received().has(sig));
-        await waitUntil(
-          () => missing().length === 0,
-          15_000,
-          'B to receive every acknowledged message',
-        ).catch((err: unknown) => {
-          throw new Error(
-            `${(err as Error).message}; missing: ${missing()
-              .map((sig) => texts.get(sig))
-              .join(', ')}`,
-          );
-        });
+        await waitForAcked(onB2, { texts, acked }, 15_000, 'B to receive every acknowledged message');
         // Duplicates only as exact copies of sent messages (same signature, same content).
         for (const m of [...onB1, ...onB2]) {
           const text = texts.get(m.raw.signatureText);
@@ -99,7 +89,7 @@ for (const redis of REDIS_KINDS) {
           assert.equal(m.content.dict['text'], text);
           assert.equal(m.verified, true);
         }
-        const duplicates = onB2.length - received().size;
+        const duplicates = onB2.length - uniqueSignatures(onB2).size;
         process.stdout.write(
           `# gateway crash: ${onB1.length} pushed unacknowledged before the kill (${heldByGateway2} deliveries pending), ${onB2.length} received after (${duplicates} duplicates)\n`,
         );

@@ -13,12 +13,17 @@ import { RsaPrivateKey } from '../../src/protocol/crypto/rsa.ts';
 import { ContentType } from '../../src/protocol/dkd/content-type.ts';
 import { signDocument } from '../../src/protocol/mkm/document.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { aliceAndBob, clusterFixture, collect, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
+import {
+  aliceAndBob,
+  clusterFixture,
+  collect,
+  sleep,
+  uniqueSignatures,
+  waitUntil,
+  REDIS_KINDS,
+} from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
-
-const uniqueSignatures = (messages: readonly ReceivedMessage[]): Set<string> =>
-  new Set(messages.map((m) => m.raw.signatureText));
 
 /** Texts in order of first arrival (duplicates of a signature dropped). */
 function firstArrivalTexts(messages: readonly ReceivedMessage[]): string[] {

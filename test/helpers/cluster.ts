@@ -556,6 +556,31 @@ export function collect(client: DimClient, sender: ID): ReceivedMessage[] {
   return got;
 }
 
+/** The signatures of `messages`, each once (a duplicate delivery repeats its signature). */
+export function uniqueSignatures(messages: readonly ReceivedMessage[]): Set<string> {
+  return new Set(messages.map((m) => m.raw.signatureText));
+}
+
+/**
+ * Wait until `got` holds every message the station acknowledged (`sent.acked`, filled by `sendTracked`); on
+ * a timeout the error also lists the texts of the missing ones.
+ */
+export async function waitForAcked(
+  got: readonly ReceivedMessage[],
+  sent: { readonly texts: ReadonlyMap<string, string>; readonly acked: ReadonlySet<string> },
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const missing = (): string[] => {
+    const received = uniqueSignatures(got);
+    return [...sent.acked].filter((sig) => !received.has(sig));
+  };
+  await waitUntil(() => missing().length === 0, timeoutMs, what).catch((err: unknown) => {
+    const texts = missing().map((sig) => sent.texts.get(sig));
+    throw new Error(`${(err as Error).message}; missing: ${texts.join(', ')}`);
+  });
+}
+
 /**
  * Send `text` from `client` to `to` without waiting, recording its signature in `texts`, and in `acked`
  * once the station's OK arrives (a send that is never acknowledged is owed nothing). Returns the send.

@@ -61,8 +61,18 @@ async function waitSynced(replica: RedisServer): Promise<void> {
   }
 }
 
-function busFor(url: string, mode: DurabilityMode): RedisMessageBus {
-  return new RedisMessageBus({ url, durability: new Durability({ mode, replicaTimeoutMs: 1000 }) });
+/** A setup publishing to the Redis at `url`: `stop` closes the bus, then `dispose` stops the servers. */
+function setupOn(name: string, mode: DurabilityMode, url: string, dispose: () => Promise<void>): Setup {
+  const bus = new RedisMessageBus({ url, durability: new Durability({ mode, replicaTimeoutMs: 1000 }) });
+  return {
+    name,
+    mode,
+    bus,
+    stop: async () => {
+      await bus.close();
+      await dispose();
+    },
+  };
 }
 
 async function standalone(name: string, mode: DurabilityMode): Promise<Setup> {
@@ -77,31 +87,15 @@ async function standalone(name: string, mode: DurabilityMode): Promise<Setup> {
     });
     await waitSynced(replica);
   }
-  const bus = busFor(master.url, mode);
-  return {
-    name,
-    mode,
-    bus,
-    stop: async () => {
-      await bus.close();
-      await replica?.dispose();
-      await master.dispose();
-    },
-  };
+  return setupOn(name, mode, master.url, async () => {
+    await replica?.dispose();
+    await master.dispose();
+  });
 }
 
 async function cluster(name: string, mode: DurabilityMode): Promise<Setup> {
   const redis = await RedisCluster.start({ appendfsync: 'everysec' });
-  const bus = busFor(redis.url, mode);
-  return {
-    name,
-    mode,
-    bus,
-    stop: async () => {
-      await bus.close();
-      await redis.dispose();
-    },
-  };
+  return setupOn(name, mode, redis.url, () => redis.dispose());
 }
 
 async function sequential(bus: RedisMessageBus, stream: string, n: number): Promise<number> {

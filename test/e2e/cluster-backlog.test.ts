@@ -4,42 +4,28 @@
  * and confirmations are marked in batches — a large backlog still arrives complete and in order, and a
  * gateway killed mid-drain loses nothing.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DimClient, ReceivedMessage } from '../../src/client/dim-client.ts';
 import { KeyDirectory } from '../../src/client/key-directory.ts';
-import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { RedisInboxStore } from '../../src/storage/redis-inbox-store.ts';
-import { Cluster, collect, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
-import type { RoleProcess } from '../helpers/cluster.ts';
-
-const now = (): number => Date.now() / 1000;
+import { aliceAndBob, clusterFixture, collect, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
 
 for (const redis of REDIS_KINDS) {
   describe(
     `station cluster: backlog drains with a window of pages (${redis} Redis)`,
     { timeout: 120_000 },
     () => {
-      let cluster: Cluster;
-      let gateway1: RoleProcess;
-      let gateway2: RoleProcess;
-
-      before(async () => {
-        cluster = await Cluster.create({ redis });
-        ({ gateway1, gateway2 } = await cluster.startDefault());
-      });
-
-      after(async () => {
-        await cluster?.dispose();
-      });
+      const fixture = clusterFixture({ redis });
 
       /**
        * Store `n` messages from `sender` for `receiver` straight into the inbox (as the storage worker would
        * after the dispatcher accepted them): backlog order is the stored time, text `#i` for the i-th.
        */
       async function storeBacklog(sender: DimClient, receiver: UserIdentity, n: number): Promise<string[]> {
-        const inbox = new RedisInboxStore(cluster.inspect, cluster.keys);
+        const { inspect, keys } = fixture.cluster;
+        const inbox = new RedisInboxStore(inspect, keys);
         const user = receiver.id.naked().string;
         const base = Date.now() - 60_000;
         const texts: string[] = [];
@@ -63,6 +49,7 @@ for (const redis of REDIS_KINDS) {
         messages.map((m) => String(m.content.dict['text']));
 
       async function storeStreamsLength(): Promise<number> {
+        const { cluster } = fixture;
         let total = 0;
         for (let shard = 0; shard < cluster.shards; shard++) {
           total += await cluster.inspect.xlen(cluster.keys.storeStream(shard));
@@ -77,11 +64,8 @@ for (const redis of REDIS_KINDS) {
         bob: UserIdentity;
         a: DimClient;
       }> {
-        const directory = new KeyDirectory();
-        const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-        const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-        directory.add(alice);
-        directory.add(bob);
+        const { cluster, gateway1, gateway2 } = fixture;
+        const { directory, alice, bob } = aliceAndBob();
         const a = await cluster.connect(gateway1, alice, directory);
         await a.handshake();
         assert.equal(await a.login(), 'Login received.');
@@ -93,7 +77,7 @@ for (const redis of REDIS_KINDS) {
       }
 
       it('a 1,000-message backlog drains completely, in order, with batched delivered marks', () =>
-        cluster.withLogs(async () => {
+        fixture.withLogs(async ({ cluster, gateway2 }) => {
           const N = 1000;
           const { directory, alice, bob, a } = await users();
           const expected = await storeBacklog(a, bob, N);
@@ -121,7 +105,7 @@ for (const redis of REDIS_KINDS) {
         }));
 
       it('kill -9 of the gateway mid-drain: the rest (and whatever was unmarked) arrives in order through the other one', () =>
-        cluster.withLogs(async () => {
+        fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
           const N = 600;
           const { directory, alice, bob, a } = await users();
           const expected = await storeBacklog(a, bob, N);

@@ -4,17 +4,23 @@
  * once a dispatcher runs again — the same one restarted (it resumes its own pending entries), or another
  * one (it reclaims them after DIM_BUS_CLAIM_IDLE_MS).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DimClient } from '../../src/client/dim-client.ts';
-import { KeyDirectory } from '../../src/client/key-directory.ts';
-import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { DISPATCH_GROUP } from '../../src/dispatch/dispatcher.ts';
-import { Cluster, collect, sendTracked, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
+import {
+  aliceAndBob,
+  clusterFixture,
+  collect,
+  sendTracked,
+  sleep,
+  uniqueSignatures,
+  waitForAcked,
+  waitUntil,
+  REDIS_KINDS,
+} from '../helpers/cluster.ts';
 import type { RoleProcess } from '../helpers/cluster.ts';
-
-const now = (): number => Date.now() / 1000;
 
 interface Flow {
   /** signature → text of every message sent. */
@@ -51,23 +57,12 @@ async function flow(
 for (const redis of REDIS_KINDS) {
   describe(`station cluster: kill -9 of the dispatcher (${redis} Redis)`, { timeout: 90_000 }, () => {
     const CLAIM_IDLE_MS = 1000;
-    let cluster: Cluster;
-    let gateway1: RoleProcess;
-    let gateway2: RoleProcess;
-    let dispatcher: RoleProcess;
-
-    before(async () => {
-      // Replacement dispatchers reclaim a dead one's pending entries after 1 s instead of 30 s.
-      cluster = await Cluster.create({ redis, env: { DIM_BUS_CLAIM_IDLE_MS: String(CLAIM_IDLE_MS) } });
-      ({ gateway1, gateway2, dispatcher } = await cluster.startDefault());
-    });
-
-    after(async () => {
-      await cluster?.dispose();
-    });
+    // Replacement dispatchers reclaim a dead one's pending entries after 1 s instead of 30 s.
+    const fixture = clusterFixture({ redis, env: { DIM_BUS_CLAIM_IDLE_MS: String(CLAIM_IDLE_MS) } });
 
     /** Inbound entries read by `consumer` and not acknowledged (its pending entries, every shard). */
     async function pendingAt(consumer: string): Promise<number> {
+      const { cluster } = fixture;
       let total = 0;
       for (let shard = 0; shard < cluster.shards; shard++) {
         const rows = (await cluster.inspect.xpending(
@@ -89,12 +84,9 @@ for (const redis of REDIS_KINDS) {
      * and `revive()` a little later while A keeps sending. Every acknowledged message must reach B, live.
      */
     async function crashMidStream(crash: () => Promise<void>, revive: () => Promise<void>): Promise<void> {
+      const { cluster, gateway1, gateway2 } = fixture;
       const N = 60;
-      const directory = new KeyDirectory();
-      const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-      const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-      directory.add(alice);
-      directory.add(bob);
+      const { directory, alice, bob } = aliceAndBob();
       const a = await cluster.connect(gateway1, alice, directory);
       const b = await cluster.connect(gateway2, bob, directory);
       const onB = collect(b, alice.id);
@@ -130,17 +122,7 @@ for (const redis of REDIS_KINDS) {
       );
       assert.equal(sent.acked.size, N, 'the gateways stayed up: every message was acknowledged');
 
-      const received = (): Set<string> => new Set(onB.map((m) => m.raw.signatureText));
-      const missing = (): string[] => [...sent.acked].filter((sig) => !received().has(sig));
-      await waitUntil(() => missing().length === 0, 15_000, 'B to receive every acknowledged message').catch(
-        (err: unknown) => {
-          throw new Error(
-            `${(err as Error).message}; missing: ${missing()
-              .map((sig) => sent.texts.get(sig))
-              .join(', ')}`,
-          );
-        },
-      );
+      await waitForAcked(onB, sent, 15_000, 'B to receive every acknowledged message');
       for (const m of onB) {
         assert.equal(m.content.dict['text'], sent.texts.get(m.raw.signatureText), 'only exact copies');
         assert.equal(m.verified, true);
@@ -152,13 +134,13 @@ for (const redis of REDIS_KINDS) {
         'A to get "Message delivered." for every message',
       );
       process.stdout.write(
-        `# dispatcher crash: ${beforeCrash} delivered before the kill, ${onB.length} received in all (${onB.length - received().size} duplicates)\n`,
+        `# dispatcher crash: ${beforeCrash} delivered before the kill, ${onB.length} received in all (${onB.length - uniqueSignatures(onB).size} duplicates)\n`,
       );
       await Promise.all([a.close(), b.close()]);
     }
 
     it('restarted under the same name, it resumes its pending entries', () =>
-      cluster.withLogs(async () => {
+      fixture.withLogs(async ({ dispatcher }) => {
         let held = 0;
         await crashMidStream(
           async () => {
@@ -173,7 +155,7 @@ for (const redis of REDIS_KINDS) {
       }));
 
     it("replaced by a dispatcher of another name, the dead one's pending entries are reclaimed", () =>
-      cluster.withLogs(async () => {
+      fixture.withLogs(async ({ cluster, dispatcher }) => {
         const dead = dispatcher.name;
         let held = 0;
         let replacement: RoleProcess | undefined;

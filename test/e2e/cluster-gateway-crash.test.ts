@@ -2,35 +2,34 @@
  * kill -9 of a gateway process that holds unacknowledged deliveries while traffic flows: every message the
  * station acknowledged to the sender reaches the receiver once it reconnects through another gateway.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DimClient, ReceivedMessage } from '../../src/client/dim-client.ts';
 import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { createUserIdentity } from '../../src/client/user-identity.ts';
 import { GATEWAY_GROUP } from '../../src/gateway/delivery-consumer.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, collect, sendTracked, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
-import type { RoleProcess } from '../helpers/cluster.ts';
+import {
+  aliceAndBob,
+  clusterFixture,
+  collect,
+  sendTracked,
+  sleep,
+  uniqueSignatures,
+  waitForAcked,
+  waitUntil,
+  REDIS_KINDS,
+} from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
 
 for (const redis of REDIS_KINDS) {
   describe(`station cluster: kill -9 of a gateway (${redis} Redis)`, { timeout: 90_000 }, () => {
-    let cluster: Cluster;
-    let gateway1: RoleProcess;
-    let gateway2: RoleProcess;
-
-    before(async () => {
-      cluster = await Cluster.create({ redis });
-      ({ gateway1, gateway2 } = await cluster.startDefault());
-    });
-
-    after(async () => {
-      await cluster?.dispose();
-    });
+    const fixture = clusterFixture({ redis });
 
     /** Entries of a gateway's delivery stream it read and has not acknowledged. */
     async function pendingDeliveries(gatewayId: string): Promise<number> {
+      const { cluster } = fixture;
       const summary = (await cluster.inspect.xpending(
         cluster.keys.deliveryStream(gatewayId),
         GATEWAY_GROUP,
@@ -39,16 +38,12 @@ for (const redis of REDIS_KINDS) {
     }
 
     it("every message acknowledged to A reaches B after B's gateway dies with pushes unacknowledged", () =>
-      cluster.withLogs(async () => {
+      fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
         const N = 50;
         const PACE_MS = 40;
         const KILL_AT = 20;
         const RECONNECT_AT = 30;
-        const directory = new KeyDirectory();
-        const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-        const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-        directory.add(alice);
-        directory.add(bob);
+        const { directory, alice, bob } = aliceAndBob();
 
         const a = await cluster.connect(gateway1, alice, directory);
         await a.handshake();
@@ -86,19 +81,7 @@ for (const redis of REDIS_KINDS) {
         assert.ok(b1.closed, "B's connection to the killed gateway is gone");
         assert.ok(heldByGateway2 > 0, 'gateway 2 died with deliveries pending');
 
-        const received = (): Set<string> => new Set(onB2.map((m) => m.raw.signatureText));
-        const missing = (): string[] => [...acked].filter((sig) => !received().has(sig));
-        await waitUntil(
-          () => missing().length === 0,
-          15_000,
-          'B to receive every acknowledged message',
-        ).catch((err: unknown) => {
-          throw new Error(
-            `${(err as Error).message}; missing: ${missing()
-              .map((sig) => texts.get(sig))
-              .join(', ')}`,
-          );
-        });
+        await waitForAcked(onB2, { texts, acked }, 15_000, 'B to receive every acknowledged message');
         // Duplicates only as exact copies of sent messages (same signature, same content).
         for (const m of [...onB1, ...onB2]) {
           const text = texts.get(m.raw.signatureText);
@@ -106,7 +89,7 @@ for (const redis of REDIS_KINDS) {
           assert.equal(m.content.dict['text'], text);
           assert.equal(m.verified, true);
         }
-        const duplicates = onB2.length - received().size;
+        const duplicates = onB2.length - uniqueSignatures(onB2).size;
         process.stdout.write(
           `# gateway crash: ${onB1.length} pushed unacknowledged before the kill (${heldByGateway2} deliveries pending), ${onB2.length} received after (${duplicates} duplicates)\n`,
         );
@@ -114,7 +97,7 @@ for (const redis of REDIS_KINDS) {
       }));
 
     it('a gateway restarted under the same name drops the sessions of its crashed incarnation', () =>
-      cluster.withLogs(async () => {
+      fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
         const directory = new KeyDirectory();
         const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
         const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });

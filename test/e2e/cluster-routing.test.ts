@@ -3,7 +3,7 @@
  * gateways, offline backlogs drained in order, and per-terminal delivery state — real sockets, real crypto,
  * the DIM client library.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ReceivedMessage } from '../../src/client/dim-client.ts';
 import { KeyDirectory } from '../../src/client/key-directory.ts';
@@ -13,13 +13,17 @@ import { RsaPrivateKey } from '../../src/protocol/crypto/rsa.ts';
 import { ContentType } from '../../src/protocol/dkd/content-type.ts';
 import { signDocument } from '../../src/protocol/mkm/document.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import { Cluster, collect, sleep, waitUntil, REDIS_KINDS } from '../helpers/cluster.ts';
-import type { RoleProcess } from '../helpers/cluster.ts';
+import {
+  aliceAndBob,
+  clusterFixture,
+  collect,
+  sleep,
+  uniqueSignatures,
+  waitUntil,
+  REDIS_KINDS,
+} from '../helpers/cluster.ts';
 
 const now = (): number => Date.now() / 1000;
-
-const uniqueSignatures = (messages: readonly ReceivedMessage[]): Set<string> =>
-  new Set(messages.map((m) => m.raw.signatureText));
 
 /** Texts in order of first arrival (duplicates of a signature dropped). */
 function firstArrivalTexts(messages: readonly ReceivedMessage[]): string[] {
@@ -56,31 +60,21 @@ for (const redis of REDIS_KINDS) {
     `station cluster (separate processes on Redis): routing and backlogs (${redis} Redis)`,
     { timeout: 90_000 },
     () => {
-      let cluster: Cluster;
-      let gateway1: RoleProcess;
-      let gateway2: RoleProcess;
-
-      before(async () => {
-        cluster = await Cluster.create({ redis });
-        ({ gateway1, gateway2 } = await cluster.startDefault());
-      });
-
-      after(async () => {
-        await cluster?.dispose();
-      });
+      const fixture = clusterFixture({ redis });
 
       const inboxCount = (user: ID): Promise<number> =>
-        cluster.inspect.zcard(cluster.keys.inbox(user.naked().string));
+        fixture.cluster.inspect.zcard(fixture.cluster.keys.inbox(user.naked().string));
       /** Stored messages a terminal has had (and others still wait for). */
       const deliveredCount = async (user: ID, terminal: string): Promise<number> => {
-        const marks = await cluster.inspect.hvals(cluster.keys.inboxDelivered(user.naked().string));
+        const { inspect, keys } = fixture.cluster;
+        const marks = await inspect.hvals(keys.inboxDelivered(user.naked().string));
         return marks.filter((list) => (JSON.parse(list) as string[]).includes(terminal)).length;
       };
       const sessionCount = (user: ID): Promise<number> =>
-        cluster.inspect.hlen(cluster.keys.userSessions(user.naked().string));
+        fixture.cluster.inspect.hlen(fixture.cluster.keys.userSessions(user.naked().string));
 
       it('A on gateway 1 messages B on gateway 2 (WebSocket): delivered, verified, traced', () =>
-        cluster.withLogs(async () => {
+        fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
           const directory = new KeyDirectory();
           const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
           const bob = createUserIdentity({ kind: 'eth', now: now() });
@@ -110,13 +104,9 @@ for (const redis of REDIS_KINDS) {
         }));
 
       it("B offline: 30 messages are cached, then drained oldest first on B's handshake, and not again once acknowledged", () =>
-        cluster.withLogs(async () => {
+        fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
           const N = 30;
-          const directory = new KeyDirectory();
-          const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });
-          const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: now() });
-          directory.add(alice);
-          directory.add(bob);
+          const { directory, alice, bob } = aliceAndBob();
           const a = await cluster.connect(gateway1, alice, directory);
           await a.handshake();
           assert.equal(await a.login(), 'Login received.');
@@ -157,7 +147,7 @@ for (const redis of REDIS_KINDS) {
         }));
 
       it("B with two terminals: messages cached while offline reach both; the first terminal's acks keep the second's copies", () =>
-        cluster.withLogs(async () => {
+        fixture.withLogs(async ({ cluster, gateway1, gateway2 }) => {
           const N = 10;
           const directory = new KeyDirectory();
           const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: now() });

@@ -110,22 +110,27 @@ describe('push worker process killed mid-batch (BullMQ stalled-job recovery)', {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /** A new token at the local APNs, registered as `receiver`'s iOS device (on `terminal` if given). */
+  async function registerDevice(receiver: ID, terminal?: string): Promise<string> {
+    const token = randomApnsToken();
+    push.apns.register(token, TEST_TOPIC);
+    await producer.devices.put(receiver.string, {
+      platform: 'ios',
+      token,
+      channel: 'apns',
+      topic: TEST_TOPIC,
+      ...(terminal === undefined ? {} : { terminal }),
+      time: Date.now(),
+    });
+    return token;
+  }
+
   it('kill -9 of the worker mid-batch: every notification is still sent (duplicates counted)', async (t) => {
     const tokens: string[] = [];
     const receivers: ID[] = [];
     for (let i = 0; i < USERS; i++) {
       const receiver = parseId(`user${i}@${address(i + 1)}`);
-      const token = randomApnsToken();
-      push.apns.register(token, TEST_TOPIC);
-      await producer.devices.put(receiver.string, {
-        platform: 'ios',
-        token,
-        channel: 'apns',
-        topic: TEST_TOPIC,
-        terminal: 'iphone',
-        time: Date.now(),
-      });
-      tokens.push(token);
+      tokens.push(await registerDevice(receiver, 'iphone'));
       receivers.push(receiver);
     }
     const first = startWorker();
@@ -147,15 +152,7 @@ describe('push worker process killed mid-batch (BullMQ stalled-job recovery)', {
 
   it('a dispatcher retry (the same message stored again) pushes once', async () => {
     const receiver = parseId(`retry@${address(777_777)}`);
-    const token = randomApnsToken();
-    push.apns.register(token, TEST_TOPIC);
-    await producer.devices.put(receiver.string, {
-      platform: 'ios',
-      token,
-      channel: 'apns',
-      topic: TEST_TOPIC,
-      time: Date.now(),
-    });
+    const token = await registerDevice(receiver);
     const m = message(receiver, 1);
     await Promise.all([
       producer.hook?.messageStored(m, receiver, []),

@@ -3,7 +3,8 @@
  * Redis Cluster of six (`{ redis: 'cluster' }`, test/helpers/redis-cluster.ts) — and one child process per role
  * (`node workers/station.ts gateway|dispatcher|storage`, the Node binary running the tests), all sharing one
  * station key file created here before any process starts. Every child's stdout/stderr is captured; tests
- * wrap their bodies in `cluster.withLogs(…)` so that a failure prints what the processes said.
+ * wrap their bodies in `cluster.withLogs(…)` so that a failure prints what the processes said. A suite on the
+ * usual topology gets its cluster from `clusterFixture` (its own before/after hooks).
  *
  * Role processes can be started, stopped (SIGTERM), killed (SIGKILL, a crash) and restarted (same name and
  * port unless told otherwise). A gateway is ready when it prints its `listening` line; a dispatcher or storage
@@ -17,13 +18,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Cluster as ClusterClient } from 'ioredis';
 import { DimClient } from '../../src/client/dim-client.ts';
 import type { DimClientOptions, ReceivedMessage } from '../../src/client/dim-client.ts';
 import type { ID } from '../../src/protocol/mkm/identifier.ts';
-import type { KeyDirectory } from '../../src/client/key-directory.ts';
+import { KeyDirectory } from '../../src/client/key-directory.ts';
 import { MtpClientTransport } from '../../src/client/mtp-client-transport.ts';
+import { createUserIdentity } from '../../src/client/user-identity.ts';
 import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { WsClientTransport } from '../../src/client/ws-client-transport.ts';
 import { DISPATCH_GROUP } from '../../src/dispatch/dispatcher.ts';
@@ -294,6 +297,14 @@ export interface ConnectOptions extends Partial<Omit<DimClientOptions, 'transpor
   readonly autoAck?: boolean;
 }
 
+/** The processes of the usual topology (`Cluster.startDefault`). */
+export interface DefaultProcesses {
+  readonly gateway1: RoleProcess;
+  readonly gateway2: RoleProcess;
+  readonly dispatcher: RoleProcess;
+  readonly storage: RoleProcess;
+}
+
 export class Cluster {
   readonly redisKind: RedisKind;
   /** The redis-server (standalone). */
@@ -394,12 +405,7 @@ export class Cluster {
   }
 
   /** The usual topology: two gateways, one dispatcher, one storage worker, started at once. */
-  async startDefault(): Promise<{
-    gateway1: RoleProcess;
-    gateway2: RoleProcess;
-    dispatcher: RoleProcess;
-    storage: RoleProcess;
-  }> {
+  async startDefault(): Promise<DefaultProcesses> {
     const [gateway1, gateway2, dispatcher, storage] = await Promise.all([
       this.start({ role: 'gateway', name: 'gateway-1' }),
       this.start({ role: 'gateway', name: 'gateway-2' }),
@@ -485,6 +491,62 @@ export class Cluster {
   }
 }
 
+/** A suite's cluster on the usual topology (`clusterFixture`); its fields are there once `before` has run. */
+export interface ClusterFixture extends DefaultProcesses {
+  readonly cluster: Cluster;
+  /** `cluster.withLogs(body)`, the body given this fixture (`async ({ cluster, gateway1 }) => …`). */
+  withLogs<T>(body: (fixture: ClusterFixture) => Promise<T>): Promise<T>;
+}
+
+/**
+ * The cluster of the calling `describe`: a `before` hook creates it (`Cluster.create(options)`) and starts
+ * the usual topology (`startDefault()`), an `after` hook disposes of it.
+ */
+export function clusterFixture(options: ClusterOptions = {}): ClusterFixture {
+  let cluster: Cluster | undefined;
+  let processes: DefaultProcesses | undefined;
+  before(async () => {
+    cluster = await Cluster.create(options);
+    processes = await cluster.startDefault();
+  });
+  after(async () => {
+    await cluster?.dispose();
+  });
+  const started = (): { cluster: Cluster; processes: DefaultProcesses } => {
+    if (cluster === undefined || processes === undefined) throw new Error('the cluster has not been started');
+    return { cluster, processes };
+  };
+  const fixture: ClusterFixture = {
+    get cluster() {
+      return started().cluster;
+    },
+    get gateway1() {
+      return started().processes.gateway1;
+    },
+    get gateway2() {
+      return started().processes.gateway2;
+    },
+    get dispatcher() {
+      return started().processes.dispatcher;
+    },
+    get storage() {
+      return started().processes.storage;
+    },
+    withLogs: (body) => started().cluster.withLogs(() => body(fixture)),
+  };
+  return fixture;
+}
+
+/** Alice and Bob, two new MKM ECC users, and a key directory that knows both. */
+export function aliceAndBob(): { directory: KeyDirectory; alice: UserIdentity; bob: UserIdentity } {
+  const directory = new KeyDirectory();
+  const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: Date.now() / 1000 });
+  const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now: Date.now() / 1000 });
+  directory.add(alice);
+  directory.add(bob);
+  return { directory, alice, bob };
+}
+
 /** Messages from `sender` that `client` receives from now on (attach before the handshake). */
 export function collect(client: DimClient, sender: ID): ReceivedMessage[] {
   const got: ReceivedMessage[] = [];
@@ -492,6 +554,31 @@ export function collect(client: DimClient, sender: ID): ReceivedMessage[] {
     if (m.sender.isSameAs(sender)) got.push(m);
   });
   return got;
+}
+
+/** The signatures of `messages`, each once (a duplicate delivery repeats its signature). */
+export function uniqueSignatures(messages: readonly ReceivedMessage[]): Set<string> {
+  return new Set(messages.map((m) => m.raw.signatureText));
+}
+
+/**
+ * Wait until `got` holds every message the station acknowledged (`sent.acked`, filled by `sendTracked`); on
+ * a timeout the error also lists the texts of the missing ones.
+ */
+export async function waitForAcked(
+  got: readonly ReceivedMessage[],
+  sent: { readonly texts: ReadonlyMap<string, string>; readonly acked: ReadonlySet<string> },
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const missing = (): string[] => {
+    const received = uniqueSignatures(got);
+    return [...sent.acked].filter((sig) => !received.has(sig));
+  };
+  await waitUntil(() => missing().length === 0, timeoutMs, what).catch((err: unknown) => {
+    const texts = missing().map((sig) => sent.texts.get(sig));
+    throw new Error(`${(err as Error).message}; missing: ${texts.join(', ')}`);
+  });
 }
 
 /**

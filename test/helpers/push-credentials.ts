@@ -1,14 +1,14 @@
 /**
  * Test credentials for the push providers, made at test time: a test CA and a certificate for
- * localhost / 127.0.0.1 signed by it (`openssl` CLI), an APNs `.p8` EC P-256 key, and an FCM service
- * account (RSA key). Files go to a fresh temporary directory; `dispose()` removes it.
+ * localhost / 127.0.0.1 signed by it (test-ca.ts, `openssl` CLI), an APNs `.p8` EC P-256 key, and an
+ * FCM service account (RSA key). Files go to a fresh temporary directory; `dispose()` removes it.
  */
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestCa } from './test-ca.ts';
 
 export interface TestTls {
   readonly dir: string;
@@ -40,69 +40,16 @@ export interface PushCredentials {
   dispose(): void;
 }
 
-function openssl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
+/** The test CA (test-ca.ts) made in `dir`, and a server certificate for localhost / 127.0.0.1 signed by it. */
 export function makeTestTls(dir: string): TestTls {
-  openssl(dir, [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=dim-station push test CA',
-  ]);
-  openssl(dir, [
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=localhost',
-  ]);
-  writeFileSync(
-    join(dir, 'server.ext'),
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
-  );
-  openssl(dir, [
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-  ]);
+  const ca = createTestCa(dir);
+  const server = ca.issue('server');
   return {
     dir,
-    caFile: join(dir, 'ca.pem'),
-    ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
-    key: readFileSync(join(dir, 'server.key'), 'utf8'),
-    cert: readFileSync(join(dir, 'server.pem'), 'utf8'),
+    caFile: ca.caFile,
+    ca: ca.caPem.toString('utf8'),
+    key: readFileSync(server.keyFile, 'utf8'),
+    cert: readFileSync(server.certFile, 'utf8'),
   };
 }
 

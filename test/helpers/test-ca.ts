@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 export interface TestCa {
   readonly dir: string;
+  /** Path of the CA certificate file (`ca.pem` in `dir`). */
+  readonly caFile: string;
   /** PEM of the CA certificate (what clients trust). */
   readonly caPem: Buffer;
   /** Issue a server certificate for 127.0.0.1 and localhost; returns the file paths. */
@@ -19,8 +21,8 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export function createTestCa(): TestCa {
-  const dir = mkdtempSync(join(tmpdir(), 'dim-test-ca-'));
+/** Makes the CA (and later the certificates it issues) in `dir`, by default a fresh temporary directory. */
+export function createTestCa(dir: string = mkdtempSync(join(tmpdir(), 'dim-test-ca-'))): TestCa {
   openssl(
     [
       'req',
@@ -47,6 +49,7 @@ export function createTestCa(): TestCa {
   );
   return {
     dir,
+    caFile: join(dir, 'ca.pem'),
     caPem: readFileSync(join(dir, 'ca.pem')),
     issue(name: string, commonName = 'localhost') {
       openssl(

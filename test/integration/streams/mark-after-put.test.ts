@@ -25,6 +25,7 @@ import type { InboxStore } from '../../../src/storage/inbox-store.ts';
 import { StorageWorker } from '../../../src/storage/storage-worker.ts';
 import { BusInboundSink } from '../../../src/streams/bus-inbound-sink.ts';
 import { StationStreams } from '../../../src/streams/station-streams.ts';
+import type { MessageOrigin } from '../../../src/streams/station-streams.ts';
 import { startRedisServer } from '../../helpers/redis-server.ts';
 import type { RedisServer } from '../../helpers/redis-server.ts';
 
@@ -50,6 +51,26 @@ function text(n: number) {
     time: NOW + n / 1000,
     signer: alice.signKey,
     receiverKeys: [{ key: bob.decryptKeys[0]!.publicKey }],
+  });
+}
+
+/** Where alice's messages come in: her connection c-alice on gateway gw-0. */
+const fromAlice: MessageOrigin = {
+  gatewayId: 'gw-0',
+  connId: 'c-alice',
+  user: alice.id.string,
+  terminal: undefined,
+};
+
+/** Bob online: one session, connection c-bob on gateway gw-1. */
+async function bobOnline(backend: Backend): Promise<void> {
+  await backend.registry.bind({
+    gatewayId: 'gw-1',
+    connId: 'c-bob',
+    user: bob.id.string,
+    terminal: undefined,
+    active: true,
+    since: Date.now(),
   });
 }
 
@@ -109,21 +130,13 @@ async function relayWithTwoStorageWorkers(backend: Backend): Promise<void> {
     inbox: backend.inbox,
     logger: silentLogger,
   });
-  await backend.registry.bind({
-    gatewayId: 'gw-1',
-    connId: 'c-bob',
-    user: bob.id.string,
-    terminal: undefined,
-    active: true,
-    since: Date.now(),
-  });
+  await bobOnline(backend);
   for (const w of workers) w.start();
   dispatcher.start();
   delivery.start();
   try {
-    const origin = { gatewayId: 'gw-0', connId: 'c-alice', user: alice.id.string, terminal: undefined };
     const messages = Array.from({ length: MESSAGES }, (_, i) => text(i));
-    await Promise.all(messages.map((m) => sink.publish(m, origin)));
+    await Promise.all(messages.map((m) => sink.publish(m, fromAlice)));
     await waitFor(() => pushed.length >= MESSAGES, 'every push');
     await waitFor(async () => (await backend.inbox.count(bob.id.string)) === 0, 'every message marked');
     // a drain now (e.g. bob reconnecting) finds nothing to deliver again
@@ -186,16 +199,8 @@ describe('delivered marks never overtake their put', () => {
     });
     try {
       const { dispatcher, streams } = await station$(backend, slowInbox);
-      await backend.registry.bind({
-        gatewayId: 'gw-1',
-        connId: 'c-bob',
-        user: bob.id.string,
-        terminal: undefined,
-        active: true,
-        since: Date.now(),
-      });
-      const origin = { gatewayId: 'gw-0', connId: 'c-alice', user: alice.id.string, terminal: undefined };
-      const routed = dispatcher.route(text(1), origin);
+      await bobOnline(backend);
+      const routed = dispatcher.route(text(1), fromAlice);
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(await backend.bus.length(streams.deliveryStream('gw-1')), 0, 'no push before the put');
       release();

@@ -24,10 +24,12 @@ out=${OUT_DIR:-$(mktemp -d /tmp/dim-idle.XXXXXX)}
 mkdir -p "$out"
 
 # ---- limits (root) ----------------------------------------------------------------------------------
-need_fds=$((connections + 10000))
+# the station holds one descriptor per connection plus a few hundred of its own (Redis, logs, ops server)
+need_fds=$((connections + 1000))
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$need_fds" ]; then
   ulimit -Hn "$need_fds" || {
-    echo "cannot raise the hard file-descriptor limit to $need_fds (run as root)" >&2
+    echo "cannot raise the hard file-descriptor limit from $(ulimit -Hn) to $need_fds: run as root, outside a" \
+      "container that caps RLIMIT_NOFILE (at most $(($(ulimit -Hn) - 1000)) connections fit under this one)" >&2
     exit 1
   }
 fi

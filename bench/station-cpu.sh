@@ -5,6 +5,7 @@
 # it, reads each process's CPU time (/proc/<pid>/stat) before and after, prints the table, and stops it.
 #   bench/station-cpu.sh [--embedded] [relay options...]
 #   e.g. bench/station-cpu.sh --pairs 20 --rate 200 --duration 20 --prepack
+# Variants: GATEWAYS, DISPATCHERS and DIM_REDIS_URL pass through to deploy/local-cluster.sh (see there).
 # Ports: DIM_CLUSTER_PORT (default 19394; the embedded station's port too), REDIS_PORT (19390),
 # GATEWAY1_PORT (19401), GATEWAY2_PORT (19402). Station settings pass through the environment
 # (e.g. DIM_VERIFY_ALL_MESSAGES=true).
@@ -35,9 +36,15 @@ if $embedded; then
   # the station drains and exits on SIGTERM (a --cpu-prof profile is written then: STOP_WAIT_SECONDS)
   trap 'kill -TERM "$(cat "$CLUSTER_DIR/station.pid")" 2>/dev/null || true; sleep "${STOP_WAIT_SECONDS:-0}"' EXIT
 else
-  roles=(gateway-1 gateway-2 dispatcher-1 storage-1 redis haproxy)
   trap 'deploy/local-cluster.sh stop >/dev/null 2>&1 || true' EXIT
   deploy/local-cluster.sh start >/dev/null
+  # every process with a pid file: the variants' gateways and dispatchers, and a Redis Cluster's nodes
+  # (bench/redis-cluster.sh writes redis-node-*.pid into CLUSTER_DIR) when DIM_REDIS_URL names one
+  roles=()
+  for f in "$CLUSTER_DIR"/gateway-*.pid "$CLUSTER_DIR"/dispatcher-*.pid "$CLUSTER_DIR"/storage-*.pid \
+    "$CLUSTER_DIR"/redis*.pid "$CLUSTER_DIR"/haproxy.pid; do
+    [ -f "$f" ] && roles+=("$(basename "$f" .pid)")
+  done
 fi
 for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$DIM_CLUSTER_PORT") 2>/dev/null && break

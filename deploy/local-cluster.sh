@@ -7,6 +7,10 @@
 # HAProxy checks the gateways' /readyz on :${GATEWAY1_OPS_PORT:-GW1+100} and :${GATEWAY2_OPS_PORT:-GW2+100};
 # the dispatcher's and storage worker's ops ports are free ones (see their logs, or `dimctl status`).
 # Usage: deploy/local-cluster.sh start|stop|status   (state and logs in ${CLUSTER_DIR:-./data/cluster})
+# Variants (bench/RESULTS.md's scaling table): GATEWAYS=1 (HAProxy in front of gateway-1 only; default 2),
+# DISPATCHERS=N (dispatcher-1 … dispatcher-N share the inbound streams' consumer group; default 1), and
+# DIM_REDIS_URL set (e.g. the nodes of a Redis Cluster, bench/redis-cluster.sh): no redis-server is started
+# or stopped here, every process uses that URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${CLUSTER_DIR:-$PWD/data/cluster}
@@ -17,12 +21,20 @@ GW2=${GATEWAY2_PORT:-9402}
 GW1_OPS=${GATEWAY1_OPS_PORT:-$((GW1 + 100))}
 GW2_OPS=${GATEWAY2_OPS_PORT:-$((GW2 + 100))}
 NODE=${NODE:-$PWD/node_modules/.bin/node}
+GATEWAYS=${GATEWAYS:-2}
+DISPATCHERS=${DISPATCHERS:-1}
+case "$GATEWAYS" in 1 | 2) ;; *) echo "GATEWAYS must be 1 or 2" >&2; exit 2 ;; esac
+REDIS_URL=${DIM_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}
+names=(gateway-1)
+[ "$GATEWAYS" = 2 ] && names+=(gateway-2)
+for i in $(seq 1 "$DISPATCHERS"); do names+=("dispatcher-$i"); done
+names+=(storage-1)
 mkdir -p "$DIR/logs" "$DIR/redis"
 
 start_role() { # name role [extra env...]
   local name=$1 role=$2
   shift 2
-  env DIM_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" DIM_KEY_FILE="$DIR/station.json" DIM_INSTANCE_NAME="$name" \
+  env DIM_REDIS_URL="$REDIS_URL" DIM_KEY_FILE="$DIR/station.json" DIM_INSTANCE_NAME="$name" \
     DIM_PUBLIC_HOST=127.0.0.1 DIM_PUBLIC_PORT="$PORT" "$@" \
     "$NODE" workers/station.ts "$role" >>"$DIR/logs/$name.log" 2>&1 &
   echo $! >"$DIR/$name.pid"
@@ -32,20 +44,23 @@ case "${1:-}" in
 start)
   command -v redis-server >/dev/null || { echo "redis-server is required" >&2; exit 1; }
   command -v haproxy >/dev/null || { echo "haproxy is required (apt-get install haproxy)" >&2; exit 1; }
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" --appendonly yes --daemonize yes \
-    --pidfile "$DIR/redis.pid" --logfile "$DIR/logs/redis.log"
-  until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.1; done
+  if [ -z "${DIM_REDIS_URL:-}" ]; then
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" --appendonly yes --daemonize yes \
+      --pidfile "$DIR/redis.pid" --logfile "$DIR/logs/redis.log"
+    until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.1; done
+  fi
   # Create the identity once, so that concurrent first starts cannot race.
   [ -f "$DIR/station.json" ] || "$NODE" workers/identity.ts create --out "$DIR/station.json" --host 127.0.0.1 --port "$PORT"
-  start_role dispatcher-1 dispatcher DIM_OPS_PORT=0
+  for i in $(seq 1 "$DISPATCHERS"); do start_role "dispatcher-$i" dispatcher DIM_OPS_PORT=0; done
   start_role storage-1 storage DIM_OPS_PORT=0
   start_role gateway-1 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW1" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW1_OPS"
-  start_role gateway-2 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW2" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW2_OPS"
+  [ "$GATEWAYS" = 2 ] &&
+    start_role gateway-2 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW2" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW2_OPS"
   # Up means the gateways accept connections and say they are ready, and HAProxy in front of them: HAProxy
   # starts only once both gateways' /readyz answer 200, so its first checks pass and it never marks them down.
   deadline=$((SECONDS + ${START_TIMEOUT:-90}))
   alive_or_die() {
-    for name in gateway-1 gateway-2 dispatcher-1 storage-1; do
+    for name in "${names[@]}"; do
       kill -0 "$(cat "$DIR/$name.pid")" 2>/dev/null || { echo "$name exited; see $DIR/logs/$name.log" >&2; exit 1; }
     done
     [ "$SECONDS" -lt "$deadline" ] || { echo "$1 after ${START_TIMEOUT:-90} s; see $DIR/logs" >&2; exit 1; }
@@ -59,16 +74,21 @@ start)
     exec 3<&- 3>&-
     [ "$status" = 200 ]
   }
-  for port in "$GW1" "$GW2"; do
+  gateway_ports=("$GW1")
+  gateway_ops=("$GW1_OPS")
+  [ "$GATEWAYS" = 2 ] && gateway_ports+=("$GW2") && gateway_ops+=("$GW2_OPS")
+  for port in "${gateway_ports[@]}"; do
     until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do alive_or_die "nothing listens on 127.0.0.1:$port"; done
   done
-  for ops in "$GW1_OPS" "$GW2_OPS"; do
+  for ops in "${gateway_ops[@]}"; do
     until ready "$ops" 2>/dev/null; do alive_or_die "the gateway with ops port $ops is not ready"; done
   done
   sed -e "s/maxconn 200000/maxconn ${HAPROXY_MAXCONN:-8000}/" -e "s/bind :9394/bind 127.0.0.1:$PORT/" \
     -e "s/gateway-1:9394 check port 9395/127.0.0.1:$GW1 check port $GW1_OPS/" \
     -e "s/gateway-2:9394 check port 9395/127.0.0.1:$GW2 check port $GW2_OPS/" \
     deploy/haproxy.cfg >"$DIR/haproxy.cfg"
+  # one gateway: its second server line goes
+  [ "$GATEWAYS" = 1 ] && sed -i "/127.0.0.1:$GW2 check/d" "$DIR/haproxy.cfg"
   haproxy -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid"
   until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do alive_or_die "HAProxy does not listen on 127.0.0.1:$PORT"; done
   echo "cluster up: clients connect to 127.0.0.1:$PORT; logs in $DIR/logs"
@@ -76,7 +96,8 @@ start)
 stop)
   # SIGTERM: each process drains (gateways close their clients over DIM_DRAIN_WINDOW_MS); wait for them.
   pids=()
-  for name in haproxy gateway-1 gateway-2 dispatcher-1 storage-1; do
+  for f in "$DIR"/haproxy.pid "$DIR"/gateway-*.pid "$DIR"/dispatcher-*.pid "$DIR"/storage-*.pid; do
+    name=$(basename "$f" .pid)
     if [ -f "$DIR/$name.pid" ]; then
       pid=$(cat "$DIR/$name.pid")
       kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
@@ -89,14 +110,14 @@ stop)
     [ "$alive" = 0 ] && break
     sleep 0.1
   done
-  redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+  [ -n "${DIM_REDIS_URL:-}" ] || redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
   echo "cluster stopped"
   ;;
 status)
-  for name in haproxy gateway-1 gateway-2 dispatcher-1 storage-1; do
+  for name in haproxy "${names[@]}"; do
     if [ -f "$DIR/$name.pid" ] && kill -0 $(cat "$DIR/$name.pid") 2>/dev/null; then echo "$name up"; else echo "$name down"; fi
   done
-  redis-cli -p "$REDIS_PORT" ping 2>/dev/null || echo "redis down"
+  if [ -z "${DIM_REDIS_URL:-}" ]; then redis-cli -p "$REDIS_PORT" ping 2>/dev/null || echo "redis down"; fi
   ;;
 *)
   echo "usage: $0 start|stop|status" >&2

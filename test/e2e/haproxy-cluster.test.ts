@@ -102,3 +102,110 @@ describe('HAProxy in front of two gateways (local-cluster.sh)', { timeout: 120_0
     },
   );
 });
+
+/** A base port whose 6 ports and 6 cluster-bus ports (base+100…) are all free now. */
+async function freeClusterBase(): Promise<number> {
+  const isFree = (p: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(p, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const ports = [0, 1, 2, 3, 4, 5].flatMap((i) => [base + i, base + 100 + i]);
+    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
+  }
+  throw new Error('no free port range for a local Redis Cluster');
+}
+
+describe(
+  'local-cluster.sh variants: one gateway, two dispatchers, on a Redis Cluster (bench/redis-cluster.sh)',
+  { timeout: 120_000 },
+  async () => {
+    const available = await haveHaproxy();
+    const dir = mkdtempSync(join(tmpdir(), 'dim-cluster-'));
+    const redisScript = join(repoDir, 'bench', 'redis-cluster.sh');
+    let env: NodeJS.ProcessEnv;
+    let base = 0;
+    let port = 0;
+    const clients: DimClient[] = [];
+
+    before(async () => {
+      if (!available) return;
+      base = await freeClusterBase();
+      const { stdout: url } = await run('bash', [redisScript, 'start', join(dir, 'redis'), String(base)], {
+        cwd: repoDir,
+      });
+      assert.equal(url.trim().split(',').length, 6, `six nodes in the URL: ${url}`);
+      port = await freePort();
+      env = {
+        ...process.env,
+        CLUSTER_DIR: dir,
+        DIM_CLUSTER_PORT: String(port),
+        GATEWAY1_PORT: String(await freePort()),
+        GATEWAY2_PORT: String(await freePort()),
+        GATEWAYS: '1',
+        DISPATCHERS: '2',
+        DIM_REDIS_URL: url.trim(),
+        NODE: process.execPath,
+      };
+      await run('bash', [script, 'start'], { env, cwd: repoDir });
+    });
+
+    after(async () => {
+      await Promise.all(clients.map((c) => c.close()));
+      if (available) {
+        await run('bash', [script, 'stop'], { env, cwd: repoDir }).catch(() => undefined);
+        await run('bash', [redisScript, 'stop', join(dir, 'redis'), String(base)]).catch(() => undefined);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it(
+      'runs the processes asked for, on the cluster, and relays through the one gateway',
+      { skip: !available && 'haproxy is not installed' },
+      async () => {
+        const { stdout } = await run('bash', [script, 'status'], { env, cwd: repoDir });
+        assert.deepEqual(stdout.trim().split('\n').sort(), [
+          'dispatcher-1 up',
+          'dispatcher-2 up',
+          'gateway-1 up',
+          'haproxy up',
+          'storage-1 up',
+        ]);
+        assert.match(readFileSync(join(dir, 'haproxy.cfg'), 'utf8'), /server gateway-1 /);
+        assert.doesNotMatch(readFileSync(join(dir, 'haproxy.cfg'), 'utf8'), /server gateway-2 /);
+        const directory = new KeyDirectory();
+        const now = Date.now() / 1000;
+        const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now });
+        const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now });
+        directory.add(alice);
+        directory.add(bob);
+        const a = await connectClient(port, 'mtp', alice, directory);
+        const b = await connectClient(port, 'mtp', bob, directory);
+        clients.push(a, b);
+        await a.handshake({ timeoutMs: 10_000 });
+        await b.handshake({ timeoutMs: 10_000 });
+        assert.equal(await a.login(), 'Login received.');
+        assert.equal(await b.login(), 'Login received.');
+        const mark = b.mark();
+        const sent = await a.sendText(bob.id, 'through one gateway on a Redis Cluster');
+        const got = await b.waitForMessage((m) => m.sender.isSameAs(alice.id), 10_000, { since: mark });
+        assert.equal(got.content.dict['text'], 'through one gateway on a Redis Cluster');
+        assert.equal((await a.waitReceipt(sent, 10_000))?.text, 'Message delivered.');
+        // the station's keys are on the cluster's nodes, not on some standalone Redis
+        assert.ok(await clusterHasKeys(base), 'station keys on the Redis Cluster');
+      },
+    );
+  },
+);
+
+/** Whether any of the cluster's six nodes holds a `dim:` key (`--scan` sees one node only). */
+async function clusterHasKeys(base: number): Promise<boolean> {
+  for (let i = 0; i < 6; i++) {
+    const { stdout } = await run('redis-cli', ['-p', String(base + i), '--scan', '--pattern', 'dim:*']);
+    if (stdout.trim().length > 0) return true;
+  }
+  return false;
+}

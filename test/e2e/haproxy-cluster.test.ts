@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connectClient, createUserIdentity, KeyDirectory } from '../helpers/station-harness.ts';
 import type { DimClient } from '../../src/client/dim-client.ts';
+import { aliceAndBob } from '../helpers/cluster.ts';
 import { repoDir } from '../helpers/vectors.ts';
 
 const run = promisify(execFile);
@@ -176,12 +177,7 @@ describe(
         ]);
         assert.match(readFileSync(join(dir, 'haproxy.cfg'), 'utf8'), /server gateway-1 /);
         assert.doesNotMatch(readFileSync(join(dir, 'haproxy.cfg'), 'utf8'), /server gateway-2 /);
-        const directory = new KeyDirectory();
-        const now = Date.now() / 1000;
-        const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now });
-        const bob = createUserIdentity({ kind: 'mkm-ecc', name: 'bob', now });
-        directory.add(alice);
-        directory.add(bob);
+        const { directory, alice, bob } = aliceAndBob();
         const a = await connectClient(port, 'mtp', alice, directory);
         const b = await connectClient(port, 'mtp', bob, directory);
         clients.push(a, b);

@@ -2,7 +2,8 @@
  * The push queue on BullMQ (Redis engine). Producer and worker each get their own ioredis connections
  * (the worker's blocking ones with `maxRetriesPerRequest: null`, as BullMQ requires). The key prefix comes
  * from the station's Redis prefix and is one hash tag (`{dim:push}`), so every key of the queue lives in
- * one Redis Cluster slot, as BullMQ's Lua scripts need.
+ * one Redis Cluster slot, as BullMQ's Lua scripts need; on a cluster `DIM_REDIS_URL` the connections are
+ * cluster clients.
  *
  * Retry policy: `attempts` runs, custom backoff (exponential with jitter, Retry-After honoured: see
  * retryDelay). The last 1,000 completed jobs are kept (a job re-added after its removal finds its batch
@@ -12,10 +13,11 @@
  */
 import { Queue, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
+import { parseRedisTarget } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { PushRetryError, retryDelay } from './push-queue.ts';
 import type { PushJob, PushJobHandler, PushQueue, RetryPolicy } from './push-queue.ts';
@@ -31,11 +33,34 @@ export interface BullPushQueueOptions {
   readonly redis?: RedisOptions;
 }
 
-function connection(url: string, options: RedisOptions, log: Logger, role: string): Redis {
-  const redis = new Redis(url, {
-    retryStrategy: (times) => Math.min(1000, 50 * 2 ** Math.min(times, 10)),
-    ...options,
-  });
+const reconnectDelay = (times: number): number => Math.min(1000, 50 * 2 ** Math.min(times, 10));
+
+/**
+ * A connection for BullMQ on the station's `DIM_REDIS_URL`: one server, or a Redis Cluster (several nodes
+ * or `redis+cluster://`; the queue's keys share the `{…push}` hash tag, so its scripts run on one node).
+ * Unlike the station's own clients, commands wait for a reconnection (BullMQ's blocking worker needs it).
+ */
+function connection(url: string, options: RedisOptions, log: Logger, role: string): Redis | Cluster {
+  const target = parseRedisTarget(url);
+  const redis =
+    target.kind === 'standalone'
+      ? new Redis(url, { retryStrategy: reconnectDelay, ...options })
+      : new Cluster(
+          target.nodes.map((n) => ({ host: n.host, port: n.port })),
+          {
+            redisOptions: {
+              ...(target.username === undefined ? {} : { username: target.username }),
+              ...(target.password === undefined ? {} : { password: target.password }),
+              ...(target.tls ? { tls: {} } : {}),
+              retryStrategy: reconnectDelay,
+              ...options,
+            },
+            clusterRetryStrategy: reconnectDelay,
+            // a failover: redirections and CLUSTERDOWN are retried while a replica takes over
+            retryDelayOnFailover: 200,
+            retryDelayOnClusterDown: 200,
+          },
+        );
   let down = false;
   redis.on('error', (err: Error) => {
     if (down) return;
@@ -55,7 +80,7 @@ function connection(url: string, options: RedisOptions, log: Logger, role: strin
 
 export class BullPushQueue implements PushQueue {
   readonly queue: Queue;
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   #closing: Promise<void> | undefined;
 
   constructor(options: BullPushQueueOptions) {
@@ -99,7 +124,7 @@ export interface BullPushWorkerOptions extends BullPushQueueOptions {
 
 export class BullPushWorker {
   readonly worker: Worker;
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #log: Logger;
   #closing: Promise<void> | undefined;
 

@@ -114,8 +114,8 @@ export class ClientSession implements ChannelHandler {
   readonly #held: HeldMessages;
   /** Live pushes wait here while the backlog requested for this connection is on its way (live-gate.ts). */
   readonly #liveGate: LiveGate;
-  /** The latest registry bind (settled: never rejects); the unbind at close waits for it. */
-  #binding: Promise<void> = Promise.resolve();
+  /** This connection's registry updates, one after another: an unbind never overtakes its bind. */
+  #registryOps: Promise<void> = Promise.resolve();
   #rateViolations = 0;
   #protocolErrors = 0;
   #chain: Promise<void> = Promise.resolve();
@@ -231,9 +231,7 @@ export class ClientSession implements ChannelHandler {
     this.#deps.onClosed?.(this);
     if (wasBound) {
       // after the bind still in flight, if any: an unbind that overtook it would leave the session behind
-      void this.#binding
-        .then(() => this.#deps.registry.unbind(this.#deps.gatewayId, this.channel.id))
-        .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'unbind failed'));
+      this.#inRegistry('unbind', () => this.#deps.registry.unbind(this.#deps.gatewayId, this.channel.id));
     }
   }
 
@@ -493,19 +491,24 @@ export class ClientSession implements ChannelHandler {
     if (this.#active) {
       this.#liveGate.hold(this.#backlog === 'waiting' ? this.#deps.limits.backlogDelayMs : 0);
     }
-    this.#binding = this.#deps.registry
-      .bind({
+    this.#inRegistry('bind', async () => {
+      await this.#deps.registry.bind({
         gatewayId: this.#deps.gatewayId,
         connId: this.channel.id,
         user: user.naked().string,
         terminal: this.#terminal,
         active: this.#active,
         since: this.#deps.now(),
-      })
-      .then(() => {
-        if (this.#active) this.#requestBacklog();
-      })
-      .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'bind failed'));
+      });
+      if (this.#active) this.#requestBacklog();
+    });
+  }
+
+  /** Queue a registry update behind this connection's earlier ones; a failure is logged REGISTRY_ERROR. */
+  #inRegistry(what: 'bind' | 'unbind' | 'setActive', update: () => Promise<void>): void {
+    this.#registryOps = this.#registryOps
+      .then(update)
+      .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, `${what} failed`));
   }
 
   /**
@@ -537,12 +540,10 @@ export class ClientSession implements ChannelHandler {
     if (this.#active === active) return;
     this.#active = active;
     if (active && this.#backlog === 'open') this.#liveGate.hold();
-    this.#deps.registry
-      .setActive(this.#deps.gatewayId, this.channel.id, active)
-      .then(() => {
-        if (active) this.#requestBacklog();
-      })
-      .catch((err: unknown) => this.#log.error({ err, code: 'REGISTRY_ERROR' }, 'setActive failed'));
+    this.#inRegistry('setActive', async () => {
+      await this.#deps.registry.setActive(this.#deps.gatewayId, this.channel.id, active);
+      if (active) this.#requestBacklog();
+    });
   }
 
   // ---- held messages ---------------------------------------------------------------------------------

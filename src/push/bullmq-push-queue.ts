@@ -17,7 +17,7 @@ import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
-import { parseRedisTarget } from '../redis/redis-connection.ts';
+import { authOptions, parseRedisTarget } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { PushRetryError, retryDelay } from './push-queue.ts';
 import type { PushJob, PushJobHandler, PushQueue, RetryPolicy } from './push-queue.ts';
@@ -49,9 +49,7 @@ function connection(url: string, options: RedisOptions, log: Logger, role: strin
           target.nodes.map((n) => ({ host: n.host, port: n.port })),
           {
             redisOptions: {
-              ...(target.username === undefined ? {} : { username: target.username }),
-              ...(target.password === undefined ? {} : { password: target.password }),
-              ...(target.tls ? { tls: {} } : {}),
+              ...authOptions(target),
               retryStrategy: reconnectDelay,
               ...options,
             },

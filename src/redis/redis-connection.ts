@@ -120,13 +120,20 @@ export interface ClientProfile {
   readonly redis?: RedisOptions;
 }
 
-/** The per-connection options every station client uses (for a cluster: the options of each node). */
-function nodeOptions(target: RedisTarget, profile: ClientProfile): RedisOptions {
-  const maxDelay = profile.maxReconnectDelayMs;
+/** The credentials and TLS of `target`, as ioredis options of a connection (each node's, for a cluster). */
+export function authOptions(target: RedisTarget): RedisOptions {
   return {
     ...(target.username === undefined ? {} : { username: target.username }),
     ...(target.password === undefined ? {} : { password: target.password }),
     ...(target.tls ? { tls: {} } : {}),
+  };
+}
+
+/** The per-connection options every station client uses (for a cluster: the options of each node). */
+function nodeOptions(target: RedisTarget, profile: ClientProfile): RedisOptions {
+  const maxDelay = profile.maxReconnectDelayMs;
+  return {
+    ...authOptions(target),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,

@@ -108,9 +108,7 @@ export function meteredTarget(target: DeliveryTarget, metrics: StationMetrics): 
       metrics.messageOut(result, seconds(start));
       return result;
     },
-    ...(target.backlogPage === undefined
-      ? {}
-      : { backlogPage: (connId: string, last: boolean) => target.backlogPage?.(connId, last) }),
+    backlogPage: (connId: string, last: boolean) => target.backlogPage?.(connId, last),
   };
 }
 

@@ -13,22 +13,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connectClient, createUserIdentity, KeyDirectory } from '../helpers/station-harness.ts';
 import type { DimClient } from '../../src/client/dim-client.ts';
-import { aliceAndBob } from '../helpers/cluster.ts';
+import { aliceAndBob, freePort } from '../helpers/cluster.ts';
 import { repoDir } from '../helpers/vectors.ts';
 
 const run = promisify(execFile);
 const script = join(repoDir, 'deploy', 'local-cluster.sh');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function haveHaproxy(): Promise<boolean> {
   try {

@@ -29,15 +29,21 @@ function flush(): void {
   for (const socket of sockets) socket.uncork();
 }
 
+/** Milliseconds, monotonic; the batch's age is measured with it. */
+export type Clock = () => number;
+
+const monotonic: Clock = () => performance.now();
+
 /**
  * Cork `socket` until the end of this event-loop turn (nothing to do when it is corked already: only this
- * module leaves sockets corked between calls). Write to it after calling this.
+ * module leaves sockets corked between calls). Write to it after calling this. `now` is for tests, which
+ * cannot rely on a cold first turn being shorter than MAX_BATCH_MS.
  */
-export function corkForTurn(socket: Corkable): void {
-  if (corked.length > 0 && performance.now() - openedAt > MAX_BATCH_MS) flush();
+export function corkForTurn(socket: Corkable, now: Clock = monotonic): void {
+  if (corked.length > 0 && now() - openedAt > MAX_BATCH_MS) flush();
   if (socket.writableCorked > 0) return;
   socket.cork();
-  if (corked.length === 0) openedAt = performance.now();
+  if (corked.length === 0) openedAt = now();
   corked.push(socket);
   if (!scheduled) {
     scheduled = true;

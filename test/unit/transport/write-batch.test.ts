@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { corkForTurn } from '../../../src/transport/write-batch.ts';
+import { corkForTurn as corkWithClock } from '../../../src/transport/write-batch.ts';
+
+/**
+ * A clock that stands still: a cold first turn on a loaded machine can take longer than the batch's 1 ms
+ * bound, which would flush it early; these tests are about the turn boundary, not the bound.
+ */
+const stopped = (): number => 0;
+const corkForTurn = (stream: Writable): void => corkWithClock(stream, stopped);
 
 /** A Writable that records each call it gets: one entry per write() or writev(). */
 function recorder(): { stream: Writable; calls: string[][] } {
@@ -84,14 +91,22 @@ describe('write batching: a long turn', () => {
         cb();
       },
     });
-    corkForTurn(a.stream);
+    let now = 100;
+    const clock = (): number => now;
+    corkWithClock(a.stream, clock);
     a.stream.write('early');
-    const until = performance.now() + 3;
-    while (performance.now() < until); // a turn busy for 3 ms
-    corkForTurn(a.stream);
+    now += 0.5; // within the bound: same batch
+    corkWithClock(a.stream, clock);
+    a.stream.write('still early');
+    now += 2.5; // a turn busy for 3 ms
+    corkWithClock(a.stream, clock);
     a.stream.write('late');
-    assert.deepEqual(a.calls, [['early']], 'the early write left before the late one was batched');
+    assert.deepEqual(
+      a.calls,
+      [['early', 'still early']],
+      'the early writes left before the late one was batched',
+    );
     await nextTurn();
-    assert.deepEqual(a.calls, [['early'], ['late']]);
+    assert.deepEqual(a.calls, [['early', 'still early'], ['late']]);
   });
 });

@@ -28,36 +28,47 @@ describe('LiveGate', () => {
     assert.equal(gate.pass(), undefined, 'open again');
   });
 
-  it('gives up the order after holdMs without a page, and says so', async () => {
+  // The hold's timer runs on mocked time: on a loaded machine a real 40 ms sleep can outlast a 60 ms hold.
+  it('gives up the order after holdMs without a page, and says so', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let timeouts = 0;
     const gate = new LiveGate(30, () => timeouts++);
     gate.hold();
-    const start = Date.now();
-    await gate.pass();
-    assert.ok(Date.now() - start >= 25, 'held about holdMs');
+    const passed = gate.pass()!;
+    t.mock.timers.tick(29);
+    assert.equal(timeouts, 0, 'still held 1 ms before holdMs');
+    t.mock.timers.tick(1);
+    await passed;
     assert.equal(timeouts, 1);
     assert.equal(gate.holding, false);
   });
 
-  it('a page that is not the last buys another holdMs', async () => {
+  it('a page that is not the last buys another holdMs', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     let timeouts = 0;
     const gate = new LiveGate(60, () => timeouts++);
     gate.hold();
     const passed = gate.pass()!;
-    await sleep(40);
+    t.mock.timers.tick(40);
     gate.progress();
-    await sleep(40);
+    t.mock.timers.tick(40);
     assert.equal(timeouts, 0, 'still held 80 ms after the hold, 40 ms after the page');
+    t.mock.timers.tick(20);
     await passed;
     assert.equal(timeouts, 1);
   });
 
-  it('the first hold waits the backlog delay too; 0 disables it; close releases and stays open', async () => {
-    const gate = new LiveGate(20, () => undefined);
+  it('the first hold waits the backlog delay too; 0 disables it; close releases and stays open', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    let timeouts = 0;
+    const gate = new LiveGate(20, () => timeouts++);
     gate.hold(40);
-    const start = Date.now();
-    await gate.pass();
-    assert.ok(Date.now() - start >= 55, 'held the delay plus holdMs');
+    const passed = gate.pass()!;
+    t.mock.timers.tick(59);
+    assert.equal(timeouts, 0, 'held the delay plus holdMs');
+    t.mock.timers.tick(1);
+    await passed;
+    assert.equal(timeouts, 1);
     const off = new LiveGate(0, () => assert.fail('never held'));
     off.hold();
     assert.equal(off.pass(), undefined);

@@ -17,7 +17,7 @@ import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
-import { authOptions, parseRedisTarget } from '../redis/redis-connection.ts';
+import { authOptions, parseRedisTarget, reconnectDelay } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { PushRetryError, retryDelay } from './push-queue.ts';
 import type { PushJob, PushJobHandler, PushQueue, RetryPolicy } from './push-queue.ts';
@@ -33,7 +33,8 @@ export interface BullPushQueueOptions {
   readonly redis?: RedisOptions;
 }
 
-const reconnectDelay = (times: number): number => Math.min(1000, 50 * 2 ** Math.min(times, 10));
+/** Reconnect delays of the queue's connections: from 50 ms, doubling, at most 1 s. */
+const retryStrategy = reconnectDelay(1000);
 
 /**
  * A connection for BullMQ on the station's `DIM_REDIS_URL`: one server, or a Redis Cluster (several nodes
@@ -44,16 +45,16 @@ function connection(url: string, options: RedisOptions, log: Logger, role: strin
   const target = parseRedisTarget(url);
   const redis =
     target.kind === 'standalone'
-      ? new Redis(url, { retryStrategy: reconnectDelay, ...options })
+      ? new Redis(url, { retryStrategy, ...options })
       : new Cluster(
           target.nodes.map((n) => ({ host: n.host, port: n.port })),
           {
             redisOptions: {
               ...authOptions(target),
-              retryStrategy: reconnectDelay,
+              retryStrategy,
               ...options,
             },
-            clusterRetryStrategy: reconnectDelay,
+            clusterRetryStrategy: retryStrategy,
             // a failover: redirections and CLUSTERDOWN are retried while a replica takes over
             retryDelayOnFailover: 200,
             retryDelayOnClusterDown: 200,

@@ -129,9 +129,13 @@ export function authOptions(target: RedisTarget): RedisOptions {
   };
 }
 
+/** ioredis's reconnect delay (retryStrategy, clusterRetryStrategy): from 50 ms, doubling, at most `maxDelayMs`. */
+export function reconnectDelay(maxDelayMs: number): (times: number) => number {
+  return (times) => Math.min(maxDelayMs, 50 * 2 ** Math.min(times, 10));
+}
+
 /** The per-connection options every station client uses (for a cluster: the options of each node). */
 function nodeOptions(target: RedisTarget, profile: ClientProfile): RedisOptions {
-  const maxDelay = profile.maxReconnectDelayMs;
   return {
     ...authOptions(target),
     enableOfflineQueue: false,
@@ -143,7 +147,7 @@ function nodeOptions(target: RedisTarget, profile: ClientProfile): RedisOptions 
     connectTimeout: Math.max(1000, profile.commandTimeoutMs),
     // standalone: commands issued in one tick go out as one write (for a cluster see createRedisClient)
     enableAutoPipelining: target.kind === 'standalone' && (profile.autoPipelining ?? true),
-    retryStrategy: (times: number) => Math.min(maxDelay, 50 * 2 ** Math.min(times, 10)),
+    retryStrategy: reconnectDelay(profile.maxReconnectDelayMs),
     // ioredis keeps a 2 s timer after disconnecting a connection whose socket already failed.
     disconnectTimeout: 200,
     ...profile.redis,
@@ -157,7 +161,6 @@ export function createRedisClient(target: RedisTarget, profile: ClientProfile): 
     const node = target.nodes[0]!;
     return new Redis({ ...options, host: node.host, port: node.port, db: target.db });
   }
-  const maxDelay = profile.maxReconnectDelayMs;
   const clusterOptions: ClusterOptions = {
     redisOptions: options,
     enableOfflineQueue: false,
@@ -176,7 +179,7 @@ export function createRedisClient(target: RedisTarget, profile: ClientProfile): 
     retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: Math.max(1000, profile.commandTimeoutMs),
-    clusterRetryStrategy: (times: number) => Math.min(maxDelay, 50 * 2 ** Math.min(times, 10)),
+    clusterRetryStrategy: reconnectDelay(profile.maxReconnectDelayMs),
   };
   return new Cluster(
     target.nodes.map((n) => ({ host: n.host, port: n.port })),

@@ -13,11 +13,27 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connectClient, createUserIdentity, KeyDirectory } from '../helpers/station-harness.ts';
 import type { DimClient } from '../../src/client/dim-client.ts';
+import type { UserIdentity } from '../../src/client/user-identity.ts';
 import { aliceAndBob, freePort } from '../helpers/cluster.ts';
 import { repoDir } from '../helpers/vectors.ts';
 
 const run = promisify(execFile);
 const script = join(repoDir, 'deploy', 'local-cluster.sh');
+
+/** `a` (logged in as `from`) sends `text` to `to`; `b` gets it and `a` gets "Message delivered.". */
+async function assertRelayed(
+  a: DimClient,
+  b: DimClient,
+  from: UserIdentity,
+  to: UserIdentity,
+  text: string,
+): Promise<void> {
+  const mark = b.mark();
+  const sent = await a.sendText(to.id, text);
+  const got = await b.waitForMessage((m) => m.sender.isSameAs(from.id), 10_000, { since: mark });
+  assert.equal(got.content.dict['text'], text);
+  assert.equal((await a.waitReceipt(sent, 10_000))?.text, 'Message delivered.');
+}
 
 async function haveHaproxy(): Promise<boolean> {
   try {
@@ -84,11 +100,7 @@ describe('HAProxy in front of two gateways (local-cluster.sh)', { timeout: 120_0
       assert.notEqual(ha.remoteAddress?.[1], port, 'the client port, not the proxy port');
       assert.equal(await a.login(), 'Login received.');
       assert.equal(await b.login(), 'Login received.');
-      const mark = b.mark();
-      const sent = await a.sendText(bob.id, 'through haproxy');
-      const got = await b.waitForMessage((m) => m.sender.isSameAs(alice.id), 10_000, { since: mark });
-      assert.equal(got.content.dict['text'], 'through haproxy');
-      assert.equal((await a.waitReceipt(sent, 10_000))?.text, 'Message delivered.');
+      await assertRelayed(a, b, alice, bob, 'through haproxy');
     },
   );
 });
@@ -174,11 +186,7 @@ describe(
         await b.handshake({ timeoutMs: 10_000 });
         assert.equal(await a.login(), 'Login received.');
         assert.equal(await b.login(), 'Login received.');
-        const mark = b.mark();
-        const sent = await a.sendText(bob.id, 'through one gateway on a Redis Cluster');
-        const got = await b.waitForMessage((m) => m.sender.isSameAs(alice.id), 10_000, { since: mark });
-        assert.equal(got.content.dict['text'], 'through one gateway on a Redis Cluster');
-        assert.equal((await a.waitReceipt(sent, 10_000))?.text, 'Message delivered.');
+        await assertRelayed(a, b, alice, bob, 'through one gateway on a Redis Cluster');
         // the station's keys are on the cluster's nodes, not on some standalone Redis
         assert.ok(await clusterHasKeys(base), 'station keys on the Redis Cluster');
       },

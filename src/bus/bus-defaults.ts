@@ -1,4 +1,4 @@
-/** Defaults shared by both bus implementations (see ConsumerOptions in message-bus.ts). */
+/** Defaults shared by both bus implementations (see ConsumerOptions and TailOptions in message-bus.ts). */
 export const BUS_DEFAULTS = {
   /** Entries kept per stream (approximate trimming). */
   maxLen: 1_000_000,
@@ -7,4 +7,6 @@ export const BUS_DEFAULTS = {
   claimIdleMs: 30_000,
   maxDeliveries: 5,
   batchSize: 64,
+  /** How often a tail trims what it has read. */
+  tailTrimEveryMs: 5000,
 } as const;

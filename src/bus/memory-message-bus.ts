@@ -1,7 +1,8 @@
 /**
  * The message bus in this process's memory (embedded single-process engine, tests), with the semantics of
  * RedisMessageBus: consumer groups, pending entries re-delivered after `claimIdleMs`, dead letters after
- * `maxDeliveries`, approximate `maxLen` trimming, blocked consumers woken at once by a publish. Nothing
+ * `maxDeliveries`, approximate `maxLen` trimming, tails (no group; they trim what they read), blocked
+ * consumers and tails woken at once by a publish. Nothing
  * survives the process. Pass one `store` to several instances to simulate several processes on one Redis.
  */
 import { pino } from 'pino';
@@ -15,8 +16,10 @@ import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus
 import { MemoryStreamStore } from './memory-stream-store.ts';
 import type { StoreDelivery, StoreWait } from './memory-stream-store.ts';
 import { checkFields } from './bus-fields.ts';
-import type { BusConsumer, ConsumerOptions, StreamFields } from './message-bus.ts';
+import type { BusConsumer, BusTail, ConsumerOptions, StreamFields, TailOptions } from './message-bus.ts';
 import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
+import { resolveTailOptions, StreamTail } from './stream-tail.ts';
+import type { TailBackend, TailRecord } from './tail-backend.ts';
 
 export interface MemoryMessageBusOptions {
   /** Shared storage (default: a new one for this bus). */
@@ -118,13 +121,60 @@ class MemoryConsumerBackend implements ConsumerBackend {
   }
 }
 
+class MemoryTailBackend implements TailBackend {
+  readonly #store: MemoryStreamStore;
+  readonly #stream: string;
+  #wait: StoreWait | undefined;
+  #stopped = false;
+
+  constructor(store: MemoryStreamStore, stream: string) {
+    this.#store = store;
+    this.#stream = stream;
+  }
+
+  async lastId(): Promise<string> {
+    return this.#store.lastId(this.#stream);
+  }
+
+  async read(after: string, count: number, blockMs: number): Promise<TailRecord[]> {
+    const read = (): TailRecord[] =>
+      this.#store.readAfter(this.#stream, after, count).map((d) => {
+        const { k, ...fields } = d.fields ?? {};
+        return { id: d.id, fields, orderKey: k };
+      });
+    const first = read();
+    if (first.length > 0 || this.#stopped) return first;
+    this.#wait = this.#store.waitForEntries(this.#stream, blockMs);
+    await this.#wait.promise;
+    this.#wait = undefined;
+    return this.#stopped ? [] : read();
+  }
+
+  async trim(minId: string): Promise<number> {
+    return this.#store.trimBelow(this.#stream, minId);
+  }
+
+  interrupt(): void {
+    this.#stopped = true;
+    this.#wait?.cancel();
+  }
+
+  async close(): Promise<void> {
+    this.interrupt();
+  }
+
+  destroy(): void {
+    this.interrupt();
+  }
+}
+
 export class MemoryMessageBus implements InspectableMessageBus {
   readonly store: MemoryStreamStore;
   readonly #maxLen: (stream: string) => number;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
-  readonly #consumers = new Set<StreamConsumer>();
-  /** consume() refused (closing or closed). */
+  readonly #consumers = new Set<StreamConsumer | StreamTail>();
+  /** consume() and tail() refused (closing or closed). */
   #closing = false;
   /** publish() refused too. */
   #closed = false;
@@ -162,6 +212,16 @@ export class MemoryMessageBus implements InspectableMessageBus {
     return consumer;
   }
 
+  tail(options: TailOptions): BusTail {
+    if (this.#closing) throw new BusError('BUS_CLOSED', 'the bus is closed');
+    const resolved = resolveTailOptions(options);
+    const backend = new MemoryTailBackend(this.store, resolved.stream);
+    const tail: StreamTail = new StreamTail(backend, resolved, this.#log, () => this.#consumers.delete(tail));
+    this.#consumers.add(tail);
+    tail.start();
+    return tail;
+  }
+
   async length(stream: string): Promise<number> {
     return this.store.length(stream);
   }
@@ -174,7 +234,7 @@ export class MemoryMessageBus implements InspectableMessageBus {
     return this.store.pendingCount(stream, group);
   }
 
-  /** Close every consumer (their running handlers finish and are acknowledged). */
+  /** Close every consumer and tail (their running handlers finish; consumers' are acknowledged). */
   close(): Promise<void> {
     this.#closing = true;
     this.#closed$ ??= (async () => {

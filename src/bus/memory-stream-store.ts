@@ -134,6 +134,32 @@ export class MemoryStreamStore {
     return entries.slice(0, count).map((e) => ({ id: e.id, fields: { ...e.fields } }));
   }
 
+  /** XREVRANGE stream + - COUNT 1: the last entry's ID, `0-0` when the stream is empty or missing. */
+  lastId(stream: string): string {
+    const entries = this.#streams.get(stream)?.entries ?? [];
+    return entries[entries.length - 1]?.id ?? '0-0';
+  }
+
+  /** XREAD COUNT count STREAMS stream after: the entries with IDs after `after`, oldest first. */
+  readAfter(stream: string, after: string, count: number): StoreDelivery[] {
+    const entries = this.#streams.get(stream)?.entries ?? [];
+    const [ms, seq] = parseId(after);
+    const start = upperBound(entries, ms, seq);
+    return entries.slice(start, start + count).map((e) => ({ id: e.id, fields: e.fields, deliveries: 1 }));
+  }
+
+  /** XTRIM stream MINID minId (exact): removes the entries with IDs below `minId`; how many. */
+  trimBelow(stream: string, minId: string): number {
+    const s = this.#streams.get(stream);
+    if (!s) return 0;
+    const [ms, seq] = parseId(minId);
+    // entries strictly below (ms, seq): the upper bound of the ID just before it
+    const cut =
+      seq > 0 ? upperBound(s.entries, ms, seq - 1) : upperBound(s.entries, ms - 1, Number.MAX_SAFE_INTEGER);
+    if (cut > 0) s.entries.splice(0, cut);
+    return cut;
+  }
+
   /** XGROUP CREATE stream group 0 MKSTREAM; false when the group exists (BUSYGROUP). */
   createGroup(stream: string, group: string): boolean {
     const s = this.#stream(stream);

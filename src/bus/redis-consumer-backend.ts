@@ -31,7 +31,7 @@ export interface RedisConsumerBackendOptions {
   readonly logger: Logger;
 }
 
-interface RawEntry {
+export interface RawEntry {
   readonly id: string;
   readonly fields: Map<string, string> | undefined;
 }
@@ -42,7 +42,7 @@ function asArray(value: unknown, what: string): unknown[] {
 }
 
 /** `[[id, [f, v, …] | null], …]` */
-function parseEntries(value: unknown, what: string): RawEntry[] {
+export function parseEntries(value: unknown, what: string): RawEntry[] {
   return asArray(value, what).map((item) => {
     const [id, flat] = asArray(item, what);
     if (typeof id !== 'string') throw new BusError('BUS_REJECTED', `unexpected reply to ${what}`);
@@ -55,19 +55,19 @@ function parseEntries(value: unknown, what: string): RawEntry[] {
 }
 
 /** The fields as published: the order key (`k`) is the bus's own. */
-function publishedFields(fields: Map<string, string> | undefined): StreamFields | undefined {
+export function publishedFields(fields: Map<string, string> | undefined): StreamFields | undefined {
   if (fields === undefined) return undefined;
   const out: Record<string, string> = {};
   for (const [name, value] of fields) if (name !== 'k') out[name] = value;
   return out;
 }
 
-/** XREADGROUP reply: `null` or `[[stream, entries]]`. */
-function parseRead(value: unknown): RawEntry[] {
+/** XREADGROUP (or XREAD) reply for one stream: `null` or `[[stream, entries]]`. */
+export function parseRead(value: unknown, what = 'XREADGROUP'): RawEntry[] {
   if (value === null) return [];
-  const streams = asArray(value, 'XREADGROUP');
+  const streams = asArray(value, what);
   const first = streams[0];
-  return first === undefined ? [] : parseEntries(asArray(first, 'XREADGROUP')[1], 'XREADGROUP');
+  return first === undefined ? [] : parseEntries(asArray(first, what)[1], what);
 }
 
 export class RedisConsumerBackend implements ConsumerBackend {

@@ -4,6 +4,8 @@
  * - publish: `XADD <stream> MAXLEN ~ <maxLen> * <field> <value>… [k <orderKey>]`; resolves with the entry ID.
  * - consume: a consumer group (created at the stream's start, `XGROUP CREATE … 0 MKSTREAM`, if missing),
  *   read by StreamConsumer through a RedisConsumerBackend (blocking reads on a dedicated connection).
+ * - tail: no group: the stream's last ID (`XREVRANGE … COUNT 1`), then `XREAD … BLOCK` after the last ID
+ *   read, and `XTRIM … MINID` of what was read; StreamTail through a RedisTailBackend (its own connection).
  * - dead letters: `<stream>:dead` (RedisKeys.deadLetterStream), the entry's fields, k, reason, from, id, group,
  *   consumer, deliveries; moved atomically by src/redis/lua/dead-letter.lua.
  *
@@ -29,10 +31,12 @@ import { BUS_DEFAULTS } from './bus-defaults.ts';
 import { BusError } from './bus-error.ts';
 import type { BusRecord, InspectableMessageBus } from './inspectable-message-bus.ts';
 import { checkFields, flattenFields } from './bus-fields.ts';
-import type { BusConsumer, ConsumerOptions, StreamFields } from './message-bus.ts';
+import type { BusConsumer, BusTail, ConsumerOptions, StreamFields, TailOptions } from './message-bus.ts';
 import { RedisConsumerBackend } from './redis-consumer-backend.ts';
 import { isRedirection, redisCommand } from './redis-command.ts';
+import { RedisTailBackend } from './redis-tail-backend.ts';
 import { resolveConsumerOptions, StreamConsumer } from './stream-consumer.ts';
+import { resolveTailOptions, StreamTail } from './stream-tail.ts';
 
 export interface RedisMessageBusOptions {
   /** `DIM_REDIS_URL` syntax (src/redis/redis-connection.ts) or a parsed target (default 127.0.0.1:6379). */
@@ -76,8 +80,8 @@ export class RedisMessageBus implements InspectableMessageBus {
   readonly #log: Logger;
   readonly #commandTimeoutMs: number;
   readonly #connectWaitMs: number;
-  readonly #consumers = new Set<StreamConsumer>();
-  /** consume() refused (closing or closed). */
+  readonly #consumers = new Set<StreamConsumer | StreamTail>();
+  /** consume() and tail() refused (closing or closed). */
   #closing = false;
   /** publish() refused too. */
   #closed = false;
@@ -188,6 +192,24 @@ export class RedisMessageBus implements InspectableMessageBus {
     return consumer;
   }
 
+  tail(options: TailOptions): BusTail {
+    if (this.#closing) throw new BusError('BUS_CLOSED', 'the bus is closed');
+    const o = resolveTailOptions(options);
+    const backend = new RedisTailBackend({
+      main: this.redis,
+      stream: o.stream,
+      name: o.name,
+      blockMs: o.blockMs,
+      commandTimeoutMs: this.#commandTimeoutMs,
+      connectWaitMs: this.#connectWaitMs,
+      logger: this.#log.child({ stream: o.stream, tail: o.name }),
+    });
+    const tail: StreamTail = new StreamTail(backend, o, this.#log, () => this.#consumers.delete(tail));
+    this.#consumers.add(tail);
+    tail.start();
+    return tail;
+  }
+
   async length(stream: string): Promise<number> {
     return Number(await this.#command(() => this.redis.call('xlen', [stream])));
   }
@@ -213,7 +235,7 @@ export class RedisMessageBus implements InspectableMessageBus {
     }
   }
 
-  /** Close every consumer (their running handlers finish and are acknowledged), then the connection. */
+  /** Close every consumer and tail (their running handlers finish; consumers' are acknowledged), then the connection. */
   close(): Promise<void> {
     this.#closing = true;
     this.#closed$ ??= (async () => {

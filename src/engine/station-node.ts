@@ -204,7 +204,8 @@ export class StationNode {
       });
     }, this.#o.heartbeatMs ?? 5000);
     this.#heartbeat.unref();
-    this.#delivery.start();
+    // no delivery to a connection may be published before the tail's starting point: accept clients after it
+    await this.#delivery.start();
     return this.gateway.start();
   }
 

@@ -256,6 +256,13 @@ const entries = [
     client: 'nothing',
     level: 'warn',
   },
+  {
+    code: 'BUS_TAIL_HANDLER_FAILED',
+    meaning:
+      'A bus tail handler failed (a gateway delivering an entry of its delivery stream, e.g. its delivered marks not recorded): the entry is not retried; its messages stay in the inbox for the next backlog drain.',
+    client: 'nothing',
+    level: 'warn',
+  },
   // ---- federation (neighbour stations) ----
   {
     code: 'RELAY_SENDER_UNKNOWN',

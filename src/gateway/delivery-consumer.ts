@@ -1,17 +1,20 @@
 /**
- * A gateway's delivery loop: consumes the gateway's own delivery stream and pushes each message to the
- * connection it names — a single message (live), or a backlog page (its messages pushed in order at once).
- * Confirmed messages (MTP `OK` / WebSocket `ACK:`) are marked delivered in the inbox, in batches
- * (DeliveredMarks); the stream entry is acknowledged once every push of it ended and its marks are
- * recorded. Undelivered
- * messages are still in the inbox (everything is stored before it is delivered) and come back with the
- * next backlog drain. A backlog page asks for the next one (after its last cursor, so order holds) once
- * `prefetchAt` of its messages are confirmed: the next page travels while the client confirms this one.
- * Live pushes to a connection wait while its backlog is on its way; a page tells the gateway when it is
- * written, the last one (possibly empty) lets them go (live-gate.ts).
+ * A gateway's delivery loop: tails the gateway's own delivery stream (MessageBus.tail: no consumer group,
+ * nothing acknowledged, each entry read once) and pushes each message to the connection it names — a
+ * single message (live), or a backlog page (its messages pushed in order at once). Confirmed messages
+ * (MTP `OK` / WebSocket `ACK:`) are marked delivered in the inbox, in batches (DeliveredMarks).
+ * Undelivered messages — not confirmed, their connection gone, a failed handler, or entries this process
+ * never read because it died — are still in the inbox (everything is stored before it is delivered) and
+ * come back with the next backlog drain; an entry outliving its process would name connections that died
+ * with it, so nothing is kept for re-delivery. The tail starts at the stream's end: `start()` resolves once
+ * that point is fixed, and the gateway accepts connections only then, so no delivery to one of its
+ * connections is published before it. A backlog page asks for the next one (after its last cursor, so
+ * order holds) once `prefetchAt` of its messages are confirmed: the next page travels while the client
+ * confirms this one. Live pushes to a connection wait while its backlog is on its way; a page tells the
+ * gateway when it is written, the last one (possibly empty) lets them go (live-gate.ts).
  */
 import type { Logger } from 'pino';
-import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
+import type { BusEntry, BusTail, MessageBus } from '../bus/message-bus.ts';
 import type { InboxStore } from '../storage/inbox-store.ts';
 import type { InboundSink } from '../streams/inbound-sink.ts';
 import { decodeDelivery } from '../streams/station-streams.ts';
@@ -43,20 +46,16 @@ export interface DeliveryConsumerOptions {
   readonly inbox: InboxStore;
   /** Pushes awaiting client confirmation at once (default 10000). */
   readonly concurrency?: number;
-  /** Must exceed the push retry window (3 × 120 s) so in-flight pushes are not re-delivered (default 400 s). */
-  readonly claimIdleMs?: number;
   readonly logger: Logger;
   /** Attaches senders' meta and visa to backlog pages (first message of each sender in a drain). */
   readonly attachments?: BacklogAttachments;
 }
 
-export const GATEWAY_GROUP = 'gateway';
-
 export class DeliveryConsumer {
   readonly #o: DeliveryConsumerOptions;
   readonly #log: Logger;
   readonly #marks: DeliveredMarks;
-  #consumer: BusConsumer | undefined;
+  #tail: BusTail | undefined;
 
   constructor(options: DeliveryConsumerOptions) {
     this.#o = options;
@@ -66,19 +65,19 @@ export class DeliveryConsumer {
     );
   }
 
-  start(): void {
-    this.#consumer ??= this.#o.bus.consume({
+  /** Start tailing; resolves once every delivery published from now on will be read (BusTail.ready). */
+  start(): Promise<void> {
+    this.#tail ??= this.#o.bus.tail({
       stream: this.#o.streams.deliveryStream(this.#o.gateway.id),
-      group: GATEWAY_GROUP,
-      consumer: this.#o.gateway.id,
+      name: this.#o.gateway.id,
       concurrency: this.#o.concurrency ?? 10_000,
-      claimIdleMs: this.#o.claimIdleMs ?? 400_000,
       handler: (entry) => this.handle(entry),
     });
+    return this.#tail.ready;
   }
 
   close(): Promise<void> {
-    return this.#consumer?.close() ?? Promise.resolve();
+    return this.#tail?.close() ?? Promise.resolve();
   }
 
   async handle(entry: BusEntry): Promise<void> {

@@ -1,11 +1,19 @@
 /**
  * Metrics by observation: wrappers that record what passes through the station's stable seams — a client
- * channel's open and close, the inbound sink, the bus (publish and consume), the delivery target and the
+ * channel's open and close, the inbound sink, the bus (publish, consume and tail), the delivery target and the
  * session registry — without changing the code behind them. Each wrapper forwards every call unchanged.
  */
 import type { BacklogRequest, InboundSink, MessageOrigin } from '../streams/inbound-sink.ts';
 import type { Content } from '../protocol/dkd/content.ts';
-import type { BusConsumer, BusEntry, ConsumerOptions, MessageBus, StreamFields } from '../bus/message-bus.ts';
+import type {
+  BusConsumer,
+  BusEntry,
+  BusTail,
+  ConsumerOptions,
+  MessageBus,
+  StreamFields,
+  TailOptions,
+} from '../bus/message-bus.ts';
 import type { DeliveryTarget } from '../gateway/delivery-consumer.ts';
 import type { ReliableMessage } from '../protocol/dkd/reliable-message.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
@@ -59,7 +67,27 @@ function busKind(keys: RedisKeys, stream: string): BusStreamKind {
   return streamKind(keys, stream);
 }
 
-/** Publish latency per stream kind, and the latency and outcome of every handled entry. */
+/** The handler, timed: latency and outcome per stream kind (and the backlog pages' sizes). */
+function meteredHandler(
+  kind: BusStreamKind,
+  handler: (entry: BusEntry) => Promise<void>,
+  metrics: StationMetrics,
+): (entry: BusEntry) => Promise<void> {
+  return async (entry: BusEntry) => {
+    const start = performance.now();
+    try {
+      await handler(entry);
+    } catch (err) {
+      metrics.busConsumed(kind, seconds(start), 'failed');
+      throw err;
+    }
+    metrics.busConsumed(kind, seconds(start), 'ok');
+    if (kind === 'deliver' && entry.fields['t'] === 'page')
+      metrics.backlogDrained(Number(entry.fields['n'] ?? 0));
+  };
+}
+
+/** Publish latency per stream kind, and the latency and outcome of every handled entry (consumed or tailed). */
 export function meteredBus(bus: MessageBus, keys: RedisKeys, metrics: StationMetrics): MessageBus {
   return {
     publish: async (stream: string, fields: StreamFields, orderKey?: string) => {
@@ -74,25 +102,16 @@ export function meteredBus(bus: MessageBus, keys: RedisKeys, metrics: StationMet
         throw err;
       }
     },
-    consume: (options: ConsumerOptions): BusConsumer => {
-      const kind = busKind(keys, options.stream);
-      const handler = options.handler;
-      return bus.consume({
+    consume: (options: ConsumerOptions): BusConsumer =>
+      bus.consume({
         ...options,
-        handler: async (entry: BusEntry) => {
-          const start = performance.now();
-          try {
-            await handler(entry);
-          } catch (err) {
-            metrics.busConsumed(kind, seconds(start), 'failed');
-            throw err;
-          }
-          metrics.busConsumed(kind, seconds(start), 'ok');
-          if (kind === 'deliver' && entry.fields['t'] === 'page')
-            metrics.backlogDrained(Number(entry.fields['n'] ?? 0));
-        },
-      });
-    },
+        handler: meteredHandler(busKind(keys, options.stream), options.handler, metrics),
+      }),
+    tail: (options: TailOptions): BusTail =>
+      bus.tail({
+        ...options,
+        handler: meteredHandler(busKind(keys, options.stream), options.handler, metrics),
+      }),
     length: (stream: string) => bus.length(stream),
     close: () => bus.close(),
   };

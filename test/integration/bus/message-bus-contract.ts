@@ -8,7 +8,7 @@ import { afterEach, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BusError, isBusError } from '../../../src/bus/bus-error.ts';
 import type { InspectableMessageBus } from '../../../src/bus/inspectable-message-bus.ts';
-import type { BusEntry, ConsumerOptions } from '../../../src/bus/message-bus.ts';
+import type { BusEntry, ConsumerOptions, TailOptions } from '../../../src/bus/message-bus.ts';
 import { createRedisKeys } from '../../../src/redis/redis-keys.ts';
 import { createPrng } from '../../helpers/seeded-prng.ts';
 
@@ -63,6 +63,13 @@ export function messageBusContract(factory: BusFactory): void {
     handler: (entry: BusEntry) => Promise<void>,
     options: Partial<ConsumerOptions> = {},
   ) => bus.consume({ stream, group: 'g', consumer: 'c1', blockMs: 50, handler, ...options });
+
+  const tail = (
+    bus: InspectableMessageBus,
+    stream: string,
+    handler: (entry: BusEntry) => Promise<void>,
+    options: Partial<TailOptions> = {},
+  ) => bus.tail({ stream, name: 't1', blockMs: 50, handler, ...options });
 
   afterEach(() => {
     for (const bus of created.splice(0)) bus.destroy();
@@ -512,6 +519,215 @@ export function messageBusContract(factory: BusFactory): void {
       await assert.rejects(bus.publish(s, { p: 'late' }), (err) => isBusError(err, 'BUS_CLOSED'));
       assert.throws(
         () => consumer(bus, s, async () => {}),
+        (err) => isBusError(err, 'BUS_CLOSED'),
+      );
+    },
+  );
+
+  it(
+    'tail: reads, in order, only the entries published after it is ready',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const publisher = newBus();
+      const bus = newBus();
+      const s = uniqueStream('tail-order');
+      for (let i = 0; i < 3; i++) await publisher.publish(s, { p: `old${i}` });
+      const seen: BusEntry[] = [];
+      const t = tail(bus, s, async (e) => void seen.push(e), { concurrency: 1 });
+      await t.ready;
+      const ids: string[] = [];
+      // sequential, then concurrent publishes: none published between two reads is lost
+      for (let i = 0; i < 10; i++)
+        ids.push(await publisher.publish(s, { p: `m${i}` }, i % 2 ? 'odd' : undefined));
+      ids.push(
+        ...(await Promise.all(
+          Array.from({ length: 30 }, (_, i) => publisher.publish(s, { p: `m${10 + i}` })),
+        )),
+      );
+      await waitFor(() => seen.length >= 40, '40 entries');
+      await sleep(100);
+      assert.deepEqual(
+        seen.map((e) => e.fields['p']!),
+        Array.from({ length: 40 }, (_, i) => `m${i}`),
+      );
+      assert.deepEqual(
+        seen.map((e) => e.id),
+        ids,
+      );
+      for (const [i, e] of seen.entries()) {
+        assert.equal(e.stream, s);
+        assert.equal(e.deliveries, 1);
+        assert.equal(e.orderKey, i < 10 && i % 2 ? 'odd' : undefined);
+      }
+      assert.equal(await bus.pendingCount(s, 'g'), 0, 'no group involved');
+      await t.close();
+    },
+  );
+
+  it(
+    'tail: bounded concurrency, never two entries of one order key at once',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('tail-keys');
+      const active = new Map<string, number>();
+      const order = new Map<string, number[]>();
+      let running = 0;
+      let maxRunning = 0;
+      let overlaps = 0;
+      let keyOverlaps = 0;
+      let done = 0;
+      const t = tail(
+        bus,
+        s,
+        async (e) => {
+          const key = e.orderKey ?? '-';
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          if (running > 1) overlaps++;
+          if (e.orderKey !== undefined) {
+            if ((active.get(key) ?? 0) > 0) keyOverlaps++;
+            active.set(key, 1);
+          }
+          order.set(key, [...(order.get(key) ?? []), Number(e.fields['p']!.split(':')[1])]);
+          await sleep(3 + (Number(e.fields['p']!.split(':')[1]) % 4));
+          if (e.orderKey !== undefined) active.set(key, 0);
+          running--;
+          done++;
+        },
+        { concurrency: 4, batchSize: 8 },
+      );
+      await t.ready;
+      const published = new Map<string, number[]>();
+      const all: Promise<string>[] = [];
+      for (let i = 0; i < 60; i++) {
+        const key = i % 6 === 5 ? undefined : `k${i % 5}`;
+        published.set(key ?? '-', [...(published.get(key ?? '-') ?? []), i]);
+        all.push(bus.publish(s, { p: `e:${i}` }, key));
+      }
+      await Promise.all(all);
+      await waitFor(() => done >= 60, 'all 60 entries');
+      for (const [key, seq] of published) {
+        if (key === '-')
+          assert.deepEqual(
+            [...(order.get(key) ?? [])].sort((a, b) => a - b),
+            seq,
+          );
+        else assert.deepEqual(order.get(key), seq, `order of ${key}`);
+      }
+      assert.equal(keyOverlaps, 0, 'entries of one order key never overlap');
+      assert.ok(maxRunning > 1 && maxRunning <= 4, `concurrency used and bounded (${maxRunning})`);
+      assert.ok(overlaps > 0, 'different keys overlap');
+      await t.close();
+    },
+  );
+
+  it(
+    'tail: a failing handler drops its entry (never re-delivered); later entries still arrive',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('tail-fail');
+      const seen: string[] = [];
+      const t = tail(
+        bus,
+        s,
+        async (e) => {
+          seen.push(e.fields['p']!);
+          if (e.fields['p'] === 'bad') throw new Error('boom');
+        },
+        { concurrency: 1 },
+      );
+      await t.ready;
+      for (const p of ['a', 'bad', 'b', 'c']) await bus.publish(s, { p }, 'same-key');
+      await waitFor(() => seen.length >= 4, 'four entries');
+      await sleep(300);
+      assert.deepEqual(seen, ['a', 'bad', 'b', 'c'], 'each entry once, the failed one included');
+      await t.close();
+    },
+  );
+
+  it(
+    'tail: trims what it has read every trimEveryMs, keeps what it has not read',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('tail-trim');
+      for (let i = 0; i < 3; i++) await bus.publish(s, { p: `old${i}` });
+      let release: () => void = () => undefined;
+      const blocked = new Promise<void>((r) => (release = r));
+      let started = 0;
+      let finished = 0;
+      const t = tail(
+        bus,
+        s,
+        async () => {
+          started++;
+          await blocked;
+          finished++;
+        },
+        { concurrency: 1, batchSize: 1, trimEveryMs: 50 },
+      );
+      await t.ready;
+      for (let i = 0; i < 6; i++) await bus.publish(s, { p: `e${i}` });
+      // one entry running and one queued (concurrency + batchSize): the tail has read two, not the other four
+      await waitFor(() => started === 1, 'the first handler');
+      await sleep(300);
+      const left = (await bus.range(s, 20)).map((r) => r.fields['p']);
+      assert.deepEqual(
+        left,
+        ['e2', 'e3', 'e4', 'e5'],
+        'entries read (and those before the start) are trimmed',
+      );
+      release();
+      await waitFor(() => finished === 6, 'every entry');
+      await waitFor(async () => (await bus.length(s)) === 0, 'the stream trimmed empty', 2000);
+      await t.close();
+    },
+  );
+
+  it(
+    'tail: close() waits for running handlers, returns promptly from a blocked read, is idempotent',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const bus = newBus();
+      const s = uniqueStream('tail-close');
+      let started = 0;
+      let finished = 0;
+      const t = tail(
+        bus,
+        s,
+        async () => {
+          started++;
+          await sleep(150);
+          finished++;
+        },
+        { concurrency: 3, blockMs: 5000 },
+      );
+      await t.ready;
+      await Promise.all([bus.publish(s, { p: 'a' }), bus.publish(s, { p: 'b' }), bus.publish(s, { p: 'c' })]);
+      await waitFor(() => started === 3, 'three handlers running');
+      const t0 = Date.now();
+      await Promise.all([t.close(), t.close()]);
+      assert.equal(finished, 3, 'close() resolved after the handlers');
+      assert.ok(Date.now() - t0 < 1000, 'and without waiting for a full blockMs');
+      await t.close();
+
+      // An idle tail blocked in its read closes promptly, and reads nothing more.
+      let late = 0;
+      const idle = tail(bus, s, async () => void late++, { name: 'idle', blockMs: 5000 });
+      await idle.ready;
+      await sleep(100);
+      const t1 = Date.now();
+      await idle.close();
+      assert.ok(Date.now() - t1 < 1000, `idle tail closed in ${Date.now() - t1} ms`);
+      await bus.publish(s, { p: 'after close' });
+      await sleep(100);
+      assert.equal(late, 0);
+
+      await bus.close();
+      assert.throws(
+        () => tail(bus, s, async () => {}),
         (err) => isBusError(err, 'BUS_CLOSED'),
       );
     },

@@ -132,6 +132,82 @@ describe('RedisMessageBus outages', () => {
   );
 
   it(
+    'tail: goes on after Redis restarts (BUS_UNAVAILABLE once, then BUS_RECOVERED); a failing handler is logged',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const s = await server();
+      const { logger, lines } = captureLogger();
+      const b = bus(s, { logger });
+      const stream = uniqueStream('tail-restart');
+      const seen: string[] = [];
+      const t = b.tail({
+        stream,
+        name: 'gw-1',
+        blockMs: 100,
+        handler: async (e) => {
+          seen.push(e.fields['p']!);
+          if (e.fields['p'] === 'bad') throw new Error('boom');
+        },
+      });
+      await t.ready;
+      await b.publish(stream, { p: 'before' });
+      await b.publish(stream, { p: 'bad' });
+      await waitFor(() => seen.length === 2, 'the entries before the restart');
+      await s.kill();
+      await sleep(500);
+      await s.start();
+      await publishEventually(b, stream, 'after-1');
+      await publishEventually(b, stream, 'after-2');
+      await waitFor(() => seen.length === 4, 'the entries after the restart');
+      assert.deepEqual(seen, ['before', 'bad', 'after-1', 'after-2']);
+      await t.close();
+      const codes = lines.map((l) => l['code']);
+      const failed = lines.filter((l) => l['code'] === 'BUS_TAIL_HANDLER_FAILED');
+      assert.equal(failed.length, 1, 'the failing handler logged');
+      assert.equal(failed[0]!['level'], 40, 'at warn level');
+      assert.match(String(failed[0]!['err']), /boom/);
+      const unavailable = lines.filter(
+        (l) => l['code'] === 'BUS_UNAVAILABLE' && l['tail'] === 'gw-1' && l['level'] === 40,
+      );
+      assert.equal(unavailable.length, 1, 'the tail logged the outage once');
+      assert.ok(codes.includes('BUS_RECOVERED'), 'and its end');
+    },
+  );
+
+  it(
+    'tail: ready waits for Redis; the start point is fixed once it is back',
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const s = await server();
+      const b = bus(s);
+      const stream = uniqueStream('tail-ready');
+      await b.publish(stream, { p: 'old' });
+      await s.kill();
+      const seen: string[] = [];
+      const t = b.tail({
+        stream,
+        name: 'gw-1',
+        blockMs: 100,
+        handler: async (e) => void seen.push(e.fields['p']!),
+      });
+      let ready = false;
+      void t.ready.then(() => (ready = true));
+      await sleep(500);
+      assert.equal(ready, false, 'not ready while Redis is down');
+      await s.start();
+      await t.ready;
+      await b.publish(stream, { p: 'new' });
+      await waitFor(() => seen.length === 1, 'the new entry');
+      assert.deepEqual(seen, ['new']);
+      // closed before its start point is fixed: ready rejects
+      await s.kill();
+      const early = b.tail({ stream, name: 'gw-2', handler: async () => {} });
+      await early.close();
+      await assert.rejects(early.ready, (err) => isBusError(err, 'BUS_CLOSED'));
+    },
+  );
+
+  it(
     'keeps the group and pending entries across a restart with persistence',
     { timeout: TEST_TIMEOUT },
     async () => {

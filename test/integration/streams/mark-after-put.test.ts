@@ -133,7 +133,7 @@ async function relayWithTwoStorageWorkers(backend: Backend): Promise<void> {
   await bobOnline(backend);
   for (const w of workers) w.start();
   dispatcher.start();
-  delivery.start();
+  await delivery.start();
   try {
     const messages = Array.from({ length: MESSAGES }, (_, i) => text(i));
     await Promise.all(messages.map((m) => sink.publish(m, fromAlice)));

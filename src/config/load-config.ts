@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { LOOKUP_CACHE_MS } from '../dispatch/lookup-cache.ts';
 import { DURABILITY_DEFAULTS, DURABILITY_MODES } from '../redis/durability.ts';
 import { parseRedisTarget, RedisTargetError } from '../redis/redis-connection.ts';
 import {
@@ -119,6 +120,15 @@ function positiveInt(name: string, value: unknown): number {
   const n = typeof value === 'string' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
     throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function nonNegativeInt(name: string, value: unknown): number {
+  if (value === 0 || value === '0') return 0;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -292,6 +302,10 @@ function buildConfig(env: Env, cwd: string): StationConfig {
     federationMaxBackoffMs: positiveInt(
       'DIM_FEDERATION_MAX_BACKOFF_MS',
       pick('DIM_FEDERATION_MAX_BACKOFF_MS', 'federationMaxBackoffMs') ?? 30_000,
+    ),
+    lookupCacheMs: nonNegativeInt(
+      'DIM_LOOKUP_CACHE_MS',
+      pick('DIM_LOOKUP_CACHE_MS', 'lookupCacheMs') ?? LOOKUP_CACHE_MS,
     ),
   };
   // Every field above asked for its variable and file key: anything else is unknown.

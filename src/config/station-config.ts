@@ -69,6 +69,11 @@ export interface StationConfig {
    * another; undefined = the bus default (30 s).
    */
   readonly busClaimIdleMs: number | undefined;
+  /**
+   * How long a dispatcher serves a receiver's sessions and block list from its cache at most (ms; changes
+   * are signalled at once, this bounds a lost signal). 0: no cache. Redis engine only.
+   */
+  readonly lookupCacheMs: number;
   readonly limits: LimitsConfig;
 
   // Redis Cluster and durability (issue 9)

@@ -10,6 +10,10 @@
  *    before the put, so a delivered mark cannot overtake it — and the sender gets "Message delivered." or
  *    "Message cached.";
  *  - from a sender the receiver blocked: refused with a receipt.
+ * With a change feed (src/redis/change-signal.ts), receivers' sessions and block lists are cached between
+ * their changes (lookup-cache.ts): a receiver who stays online costs no lookup per message. A message is
+ * stored with the time its sessions were read (`storedAt`), however old the cached read: a session bound
+ * after that read drains it.
  */
 import type { Logger } from 'pino';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
@@ -37,6 +41,8 @@ import {
 } from '../streams/station-streams.ts';
 import type { InboundEntry, MessageOrigin, Outgoing, StationStreams } from '../streams/station-streams.ts';
 import type { FederationRouter } from '../federation/federation-router.ts';
+import type { ChangeFeed } from '../redis/change-signal.ts';
+import { LookupCache, LOOKUP_CACHE_MS } from './lookup-cache.ts';
 import type { StationCommands, StationReply } from './station-commands.ts';
 
 export interface DispatcherOptions {
@@ -61,14 +67,26 @@ export interface DispatcherOptions {
   readonly now?: () => number;
   /** Neighbour stations (src/federation): forwarding, broadcasts, roaming, queries. */
   readonly federation?: FederationRouter;
+  /** Signals of changed sessions and block lists: with one, those lookups are cached (the caller closes it). */
+  readonly changes?: ChangeFeed;
+  /** How long a cached lookup is served at most (ms, default LOOKUP_CACHE_MS; 0: no cache). */
+  readonly lookupCacheMs?: number;
 }
 
 export const DISPATCH_GROUP = 'dispatcher';
+
+/** The active sessions of a receiver, and when they were read (ms). */
+interface ActiveSessions {
+  readonly sessions: SessionRecord[];
+  readonly readAt: number;
+}
 
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #sessions: LookupCache<SessionRecord[]>;
+  readonly #blockLists: LookupCache<string[] | undefined>;
   #consumers: BusConsumer[] = [];
   #closing: Promise<void> | undefined;
 
@@ -76,6 +94,29 @@ export class Dispatcher {
     this.#o = options;
     this.#log = options.logger.child({ module: 'dispatcher' });
     this.#now = options.now ?? Date.now;
+    const feed = options.changes;
+    const cache = {
+      ttlMs: feed === undefined ? 0 : (options.lookupCacheMs ?? LOOKUP_CACHE_MS),
+      live: () => feed?.live ?? false,
+      now: this.#now,
+    };
+    this.#sessions = new LookupCache(cache);
+    this.#blockLists = new LookupCache(cache);
+    feed?.watch(
+      (topic, key) => (topic === 'sessions' ? this.#sessions : this.#blockLists).invalidate(key),
+      () => {
+        this.#sessions.clear();
+        this.#blockLists.clear();
+      },
+    );
+  }
+
+  /** Lookups answered from the caches and lookups that read (tests, inspection). */
+  cacheStats(): {
+    sessions: ReturnType<LookupCache<unknown>['stats']>;
+    blockLists: ReturnType<LookupCache<unknown>['stats']>;
+  } {
+    return { sessions: this.#sessions.stats(), blockLists: this.#blockLists.stats() };
   }
 
   start(): void {
@@ -178,8 +219,7 @@ export class Dispatcher {
       return;
     }
     // the block list and the receiver's sessions are independent lookups: one round trip for both
-    const lookupAt = this.#now();
-    const [blocked, sessions] = await Promise.all([
+    const [blocked, active] = await Promise.all([
       this.#isBlocked(envelope),
       this.#activeSessions(receiver.naked().string, receiver.terminal),
     ]);
@@ -190,7 +230,7 @@ export class Dispatcher {
       });
       return;
     }
-    await this.#deliver(inbound, envelope, receiver, sessions, lookupAt);
+    await this.#deliver(inbound, envelope, receiver, active);
   }
 
   /**
@@ -227,7 +267,10 @@ export class Dispatcher {
   }
 
   async #isBlocked(message: ReliableMessage): Promise<boolean> {
-    const list = await this.#o.accounts.getList(message.receiver, 'block');
+    const receiver = message.receiver;
+    const { value: list } = await this.#blockLists.get(receiver.naked().string, () =>
+      this.#o.accounts.getList(receiver, 'block'),
+    );
     if (list === undefined || list.length === 0) return false;
     const sender = message.sender.naked().string;
     const group = message.group?.string;
@@ -243,12 +286,10 @@ export class Dispatcher {
     inbound: InboundEntry,
     envelope: ReliableMessage,
     target: ID,
-    activeSessions?: readonly SessionRecord[],
-    /** When the sessions were looked up (ms); now when looked up here. */
-    lookedUpAt?: number,
+    /** The target's sessions, when already looked up (else looked up here). */
+    looked?: ActiveSessions,
   ): Promise<void> {
     const { streams, messenger } = this.#o;
-    const lookupAt = lookedUpAt ?? this.#now();
     const now = this.#now();
     const station = messenger.identity.id.string;
     let msg: string;
@@ -260,7 +301,7 @@ export class Dispatcher {
     }
     const user = target.naked().string;
     const sig = envelope.signatureText;
-    const sessions = activeSessions ?? (await this.#activeSessions(user, target.terminal));
+    const { sessions, readAt } = looked ?? (await this.#activeSessions(user, target.terminal));
     const via = sessions.length > 0 ? undefined : await this.#o.federation?.routeUser(envelope, msg, target);
     if (via !== undefined) {
       if (envelope.sender.isStation) return;
@@ -272,12 +313,12 @@ export class Dispatcher {
       await this.#reply([redirected], inbound.origin);
       return;
     }
-    // Stored at the time the sessions were looked up: a session bound after the lookup (which this
-    // message is not pushed to) drains everything stored up to its bind, this message included.
+    // Stored at the time the sessions were read: a session bound after that read (which this message is
+    // not pushed to) drains everything stored up to its bind, this message included.
     const stored = this.#o.inbox.put(user, {
       sig,
       time: Math.round((envelope.time ?? now / 1000) * 1000),
-      storedAt: lookupAt,
+      storedAt: readAt,
       terminal: target.terminal,
       json: msg,
     });
@@ -316,11 +357,15 @@ export class Dispatcher {
     await this.#o.push?.messageStored(envelope, target, sessions);
   }
 
-  async #activeSessions(user: string, terminal: string | undefined): Promise<SessionRecord[]> {
-    const sessions = await this.#o.registry.sessionsOf(user, terminal);
-    const out: SessionRecord[] = [];
-    for (const s of sessions) if (s.active && (await this.#o.isGatewayAlive(s.gatewayId))) out.push(s);
-    return out;
+  /** A user's active sessions on live gateways (only `terminal`'s, if given); every terminal's is cached. */
+  async #activeSessions(user: string, terminal: string | undefined): Promise<ActiveSessions> {
+    const { value, fetchedAt } = await this.#sessions.get(user, () => this.#o.registry.sessionsOf(user));
+    const sessions: SessionRecord[] = [];
+    for (const s of value) {
+      if (!s.active || (terminal !== undefined && s.terminal !== terminal)) continue;
+      if (await this.#o.isGatewayAlive(s.gatewayId)) sessions.push(s);
+    }
+    return { sessions, readAt: fetchedAt };
   }
 
   #receiptReply(message: ReliableMessage, text: string, options: ReceiptOptions): StationReply {

@@ -3,6 +3,7 @@
  * it: Redis (several processes, horizontal scaling) and memory (one process, nothing kept across restarts).
  */
 import type { MessageBus } from '../bus/message-bus.ts';
+import type { ChangeFeed } from '../redis/change-signal.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { AccountStore } from '../storage/account-store.ts';
@@ -21,5 +22,10 @@ export interface Backend {
   isGatewayAlive(gatewayId: string): Promise<boolean>;
   /** Announce that this gateway is alive; call periodically. */
   heartbeat(gatewayId: string): Promise<void>;
+  /**
+   * Signals of changed sessions and block lists, on a connection of its own (the caller closes it); only
+   * where other processes change them (Redis), so that what is looked up may be cached.
+   */
+  watchChanges?(): ChangeFeed;
   close(): Promise<void>;
 }

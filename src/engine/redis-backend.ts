@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { RedisMessageBus } from '../bus/redis-message-bus.ts';
 import type { RedisMessageBusOptions } from '../bus/redis-message-bus.ts';
 import { silentLogger } from '../ops/logger.ts';
+import { RedisChangeFeed, RedisChangePublisher } from '../redis/change-signal.ts';
 import { Durability } from '../redis/durability.ts';
 import type { DurabilityOptions } from '../redis/durability.ts';
 import { createRedisClient, parseRedisTarget, quitClient } from '../redis/redis-connection.ts';
@@ -104,9 +105,11 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
 
   const bus = new RedisMessageBus({ ...options.bus, url: target, keys, logger, durability });
   const common = { connectWaitMs, logger, durability };
-  const registry = new RedisSessionRegistry(redis, keys, { connectWaitMs, logger });
+  // sessions and block lists are cached by dispatchers: their writers signal changes
+  const changes = new RedisChangePublisher(redis, keys, logger);
+  const registry = new RedisSessionRegistry(redis, keys, { connectWaitMs, logger, changes });
   const identities = new RedisIdentityStore(redis, keys, common);
-  const accounts = new RedisAccountStore(redis, keys, common);
+  const accounts = new RedisAccountStore(redis, keys, { ...common, changes });
   const inbox = new RedisInboxStore(redis, keys, {
     ...common,
     ...(options.inboxTtlMs === undefined ? {} : { ttlMs: options.inboxTtlMs }),
@@ -168,6 +171,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     durability,
     isGatewayAlive: (gatewayId) => registry.isGatewayAlive(gatewayId),
     heartbeat: (gatewayId) => registry.heartbeat(gatewayId, heartbeatTtlMs),
+    watchChanges: () => new RedisChangeFeed(redis, keys, { logger, timeoutMs: commandTimeoutMs }),
     cleanupDeadGateways,
     close,
   };

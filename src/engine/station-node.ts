@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { StationConfig } from '../config/station-config.ts';
 import { Dispatcher } from '../dispatch/dispatcher.ts';
+import type { ChangeFeed } from '../redis/change-signal.ts';
 import { StationCommands } from '../dispatch/station-commands.ts';
 import { BacklogAttachments } from '../gateway/backlog-attachments.ts';
 import { DeliveryConsumer } from '../gateway/delivery-consumer.ts';
@@ -57,6 +58,8 @@ export class StationNode {
   gateway: Gateway | undefined;
   #delivery: DeliveryConsumer | undefined;
   #dispatcher: Dispatcher | undefined;
+  /** The dispatcher's change feed (its lookup caches), when the backend has one. */
+  #changes: ChangeFeed | undefined;
   #storage: StorageWorker | undefined;
   push: PushService | undefined;
   /** Neighbour links (the `bridge` role, when neighbours are configured). */
@@ -131,7 +134,10 @@ export class StationNode {
         push: this.push?.registrar,
       });
       const federation = this.#federation();
+      this.#changes = config.lookupCacheMs > 0 ? this.#o.backend.watchChanges?.() : undefined;
       this.#dispatcher = new Dispatcher({
+        ...(this.#changes === undefined ? {} : { changes: this.#changes }),
+        lookupCacheMs: config.lookupCacheMs,
         ...(federation === undefined ? {} : { federation }),
         bus: backend.bus,
         streams,
@@ -265,6 +271,7 @@ export class StationNode {
       await this.#delivery?.close();
       await this.bridge?.close();
       await this.#dispatcher?.close();
+      await this.#changes?.close();
       await this.#storage?.close();
       await this.push?.close();
       await options.beforeRelease?.().catch((err: unknown) => {

@@ -321,6 +321,13 @@ const entries = [
     client: 'nothing',
     level: 'warn',
   },
+  {
+    code: 'CHANGE_SIGNAL_FAILED',
+    meaning:
+      "A change of a user's sessions or block list was stored but not signalled: dispatchers may use the old value until their cache expires (DIM_LOOKUP_CACHE_MS).",
+    client: 'nothing',
+    level: 'warn',
+  },
 ] as const satisfies readonly CatalogueEntry[];
 
 export type CatalogueCode = (typeof entries)[number]['code'];

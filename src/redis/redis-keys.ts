@@ -97,6 +97,10 @@ export interface RedisKeys {
   opsInstances(): string;
   /** String (JSON InstanceInfo) with a TTL: one process's announcement. */
   opsInstance(name: string): string;
+
+  // Change signals (src/redis/change-signal.ts)
+  /** Pub/sub channel: `<topic> <key>` after a write that other processes may have cached. */
+  changes(): string;
 }
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */
@@ -173,5 +177,6 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
 
     opsInstances: () => `${p}ops:instances`,
     opsInstance: (name) => `${p}ops:instance:${name}`,
+    changes: () => `${p}changes`,
   };
 }

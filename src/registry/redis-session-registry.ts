@@ -17,6 +17,9 @@
  * remove records of that bind (session-remove.lua), so a late removal never deletes a newer bind of the
  * same connection.
  *
+ * Every change of a user's sessions is signalled (`sessions`, src/redis/change-signal.ts) once applied:
+ * dispatchers cache sessions.
+ *
  * `cleanupDeadGateways()` removes the sessions of every known gateway whose heartbeat has expired (in
  * batches, re-checking the heartbeat before each): dispatchers call it periodically; `dropGateway()`
  * removes one gateway's sessions regardless (a gateway starting). `isGatewayAlive` answers from a
@@ -25,6 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
+import type { ChangePublisher } from '../redis/change-signal.ts';
 import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisRunner } from '../redis/redis-runner.ts';
@@ -37,6 +41,8 @@ export interface RedisSessionRegistryOptions {
   readonly dropBatch?: number;
   /** How long a command waits for a (re)connection (ms). */
   readonly connectWaitMs?: number;
+  /** Where changes of a user's sessions are signalled (none: nothing caches them). */
+  readonly changes?: ChangePublisher;
   readonly logger?: Logger;
   /** Clock for the liveness cache (ms, default Date.now). */
   readonly now?: () => number;
@@ -72,6 +78,7 @@ export class RedisSessionRegistry implements SessionRegistry {
   readonly #aliveCacheMs: number;
   readonly #dropBatch: number;
   readonly #now: () => number;
+  readonly #changes: ChangePublisher | undefined;
   readonly #alive = new Map<string, { alive: boolean; until: number }>();
   /** `<gatewayId>/<connId>` → the index entry of the sessions this process bound (spares a lookup). */
   readonly #bound = new Map<string, IndexEntry>();
@@ -83,6 +90,7 @@ export class RedisSessionRegistry implements SessionRegistry {
     this.#aliveCacheMs = Math.max(0, options.aliveCacheMs ?? 1000);
     this.#dropBatch = Math.max(1, Math.floor(options.dropBatch ?? 500));
     this.#now = options.now ?? Date.now;
+    this.#changes = options.changes;
   }
 
   async bind(record: SessionRecord): Promise<void> {
@@ -112,6 +120,10 @@ export class RedisSessionRegistry implements SessionRegistry {
         redis.hset(k.userSessions(record.user), field, `${record.active ? '1' : '0'}${token}${json}`),
       ),
     ]);
+    await Promise.all([
+      this.#changed(record.user),
+      prev && prev.user !== record.user ? this.#changed(prev.user) : undefined,
+    ]);
   }
 
   async setActive(gatewayId: string, connId: string, active: boolean): Promise<void> {
@@ -123,6 +135,7 @@ export class RedisSessionRegistry implements SessionRegistry {
       [this.#keys.userSessions(entry.user)],
       [field, active ? '1' : '0', entry.token],
     );
+    await this.#changed(entry.user);
   }
 
   async unbind(gatewayId: string, connId: string): Promise<void> {
@@ -131,6 +144,7 @@ export class RedisSessionRegistry implements SessionRegistry {
     const entry = await this.#entry(gatewayId, connId);
     if (!entry) return;
     await this.#r.script('sessionRemove', [k.userSessions(entry.user)], [TOKEN_LENGTH, field, entry.token]);
+    await this.#changed(entry.user);
     await this.#r.script('sessionIndexRemove', [k.gatewaySessions(gatewayId)], [connId, entry.raw]);
     if (this.#bound.get(field) === entry) this.#bound.delete(field);
   }
@@ -237,6 +251,7 @@ export class RedisSessionRegistry implements SessionRegistry {
         [...byUser].map(([user, args]) => this.#r.script('sessionRemove', [k.userSessions(user)], args)),
       );
       for (const n of counts) removed += Number(n) || 0;
+      await Promise.all([...byUser.keys()].map((user) => this.#changed(user)));
       await this.#r.script('sessionIndexRemove', [indexKey], pairs);
       for (let i = 0; i < pairs.length; i += 2) this.#bound.delete(`${gatewayId}/${pairs[i]}`);
     }
@@ -253,6 +268,10 @@ export class RedisSessionRegistry implements SessionRegistry {
     if (known) return known;
     const raw = await this.#r.command((redis) => redis.hget(this.#keys.gatewaySessions(gatewayId), connId));
     return parseEntry(raw);
+  }
+
+  #changed(user: string): Promise<void> {
+    return this.#changes?.changed('sessions', user) ?? Promise.resolve();
   }
 
   #cacheAlive(gatewayId: string, alive: boolean): void {

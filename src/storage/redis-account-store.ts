@@ -8,12 +8,14 @@
  *  - `loginTimes(id)`: hash, terminal → the stored login's time; hset-if-newer.lua stores a login only if it
  *    is newer than the terminal's, atomically;
  *  - `blockList(id)` / `muteList(id)`: string, the list as a JSON array, replaced with `SET … GET` (one
- *    atomic command) and compared with the previous value to answer "changed?".
+ *    atomic command) and compared with the previous value to answer "changed?". A changed block list is
+ *    signalled (`block`, src/redis/change-signal.ts): dispatchers cache block lists.
  * A corrupt stored value is logged and ignored.
  */
 import type { Logger } from 'pino';
 import { silentLogger } from '../ops/logger.ts';
 import type { ID } from '../protocol/mkm/identifier.ts';
+import type { ChangePublisher } from '../redis/change-signal.ts';
 import type { Durability } from '../redis/durability.ts';
 import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
@@ -25,6 +27,8 @@ export interface RedisAccountStoreOptions {
   readonly connectWaitMs?: number;
   /** When a write counts as done (default: once applied). */
   readonly durability?: Durability;
+  /** Where changed block lists are signalled (none: nothing caches them). */
+  readonly changes?: ChangePublisher;
   readonly logger?: Logger;
 }
 
@@ -36,10 +40,12 @@ export class RedisAccountStore implements AccountStore {
   readonly #r: RedisRunner;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
+  readonly #changes: ChangePublisher | undefined;
 
   constructor(redis: RedisClient, keys: RedisKeys, options: RedisAccountStoreOptions = {}) {
     this.#r = new RedisRunner(redis, options.connectWaitMs, options.durability);
     this.#keys = keys;
+    this.#changes = options.changes;
     this.#log = (options.logger ?? silentLogger).child({ module: 'redis-account-store' });
   }
 
@@ -74,7 +80,9 @@ export class RedisAccountStore implements AccountStore {
     const key = this.#listKey(user, name);
     const json = JSON.stringify(list);
     const previous = await this.#r.write(key, (redis) => redis.call('set', key, json, 'GET'));
-    return previous !== json;
+    const changed = previous !== json;
+    if (changed && name === 'block') await this.#changes?.changed('block', user.naked().string);
+    return changed;
   }
 
   async getList(user: ID, name: 'block' | 'mute'): Promise<string[] | undefined> {

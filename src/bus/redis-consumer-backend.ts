@@ -1,21 +1,19 @@
 /**
  * ConsumerBackend over Redis Streams for one (stream, group, consumer). Blocking reads (XREADGROUP … BLOCK)
- * run on a client dedicated to this consumer (for a cluster, a cluster client of its own: it connects only
- * to the master of the stream's slot, and follows a failover), so that they never delay publishers; every
- * other command (XGROUP, history reads, XAUTOCLAIM, XACK, the Lua scripts) runs on the bus's shared client.
- * Closing unblocks a pending read: on a standalone Redis with CLIENT UNBLOCK (an unblocked read delivers
- * nothing), on a cluster by closing the dedicated client (entries a lost reply had handed to this consumer
- * stay pending under its name: read again from its history on restart, or claimed by another consumer).
+ * run on a connection dedicated to this consumer (blocking-reader.ts); every other command (XGROUP, history
+ * reads, XAUTOCLAIM, XACK, the Lua scripts) runs on the bus's shared client. Closing unblocks a pending read
+ * (entries a lost reply had handed to this consumer stay pending under its name: read again from its
+ * history on restart, or claimed by another consumer).
  */
 import type { Logger } from 'pino';
-import { duplicateClient, isCluster, quitClient } from '../redis/redis-connection.ts';
 import type { RedisClient } from '../redis/redis-connection.ts';
 import { runScript } from '../redis/redis-scripts.ts';
 import type { ClaimResult, ConsumerBackend, ConsumerRecord, DeadLetter } from './consumer-backend.ts';
 import { BusError } from './bus-error.ts';
 import { flattenFields } from './bus-fields.ts';
 import type { StreamFields } from './message-bus.ts';
-import { redisCommand, toBusError } from './redis-command.ts';
+import { BlockingReader } from './blocking-reader.ts';
+import { toBusError } from './redis-command.ts';
 
 export interface RedisConsumerBackendOptions {
   /** The bus's shared client, with the scripts defined (defineScripts). */
@@ -73,38 +71,16 @@ export function parseRead(value: unknown, what = 'XREADGROUP'): RawEntry[] {
 export class RedisConsumerBackend implements ConsumerBackend {
   readonly #o: RedisConsumerBackendOptions;
   readonly #main: RedisClient;
-  readonly #reader: RedisClient;
-  readonly #abort = new AbortController();
-  #readerId: string | undefined;
-  #blocking = false;
-  #closing: Promise<void> | undefined;
+  readonly #reader: BlockingReader;
 
   constructor(options: RedisConsumerBackendOptions) {
     this.#o = options;
     this.#main = options.main;
-    this.#reader = duplicateClient(options.main, {
-      commandTimeout: options.blockMs + options.commandTimeoutMs,
-      connectionName: `bus:${options.consumer}`.replace(/[^\x21-\x7e]/g, '_'),
-      // one blocking read at a time: nothing to batch, and nothing may queue behind a BLOCK
-      enableAutoPipelining: false,
-    });
-    this.#reader.on('error', (err: Error) => {
-      options.logger.debug({ code: 'BUS_UNAVAILABLE', err: err.message }, 'consumer connection error');
-    });
-    const reader = this.#reader;
-    if (!isCluster(reader)) {
-      reader.on('ready', () => {
-        this.#readerId = undefined;
-        reader.call('CLIENT', ['ID']).then(
-          (id) => (this.#readerId = String(id)),
-          () => {},
-        );
-      });
-    }
+    this.#reader = new BlockingReader({ ...options, name: `bus:${options.consumer}` });
   }
 
   #cmd<T>(redis: RedisClient, command: () => Promise<T>): Promise<T> {
-    return redisCommand(redis, this.#o.connectWaitMs, command, this.#abort.signal);
+    return this.#reader.command(redis, command);
   }
 
   async ensureGroup(): Promise<void> {
@@ -130,25 +106,20 @@ export class RedisConsumerBackend implements ConsumerBackend {
 
   async readNew(count: number, blockMs: number): Promise<ConsumerRecord[]> {
     const { stream, group, consumer } = this.#o;
-    const reply = await this.#cmd(this.#reader, async () => {
-      this.#blocking = true;
-      try {
-        return await this.#reader.call('xreadgroup', [
-          'GROUP',
-          group,
-          consumer,
-          'COUNT',
-          count,
-          'BLOCK',
-          Math.max(1, Math.floor(blockMs)),
-          'STREAMS',
-          stream,
-          '>',
-        ]);
-      } finally {
-        this.#blocking = false;
-      }
-    });
+    const reply = await this.#reader.read((reader) =>
+      reader.call('xreadgroup', [
+        'GROUP',
+        group,
+        consumer,
+        'COUNT',
+        count,
+        'BLOCK',
+        Math.max(1, Math.floor(blockMs)),
+        'STREAMS',
+        stream,
+        '>',
+      ]),
+    );
     return parseRead(reply).map((e) => ({
       id: e.id,
       fields: publishedFields(e.fields),
@@ -223,31 +194,15 @@ export class RedisConsumerBackend implements ConsumerBackend {
   }
 
   interrupt(): void {
-    this.#abort.abort();
-    if (!this.#blocking) return;
-    if (isCluster(this.#reader)) {
-      // no CLIENT UNBLOCK across a cluster client (its ID lives on one node): close the reader instead
-      this.#reader.disconnect();
-      return;
-    }
-    const id = this.#readerId;
-    if (id !== undefined && this.#main.status === 'ready') {
-      this.#main.call('CLIENT', ['UNBLOCK', id]).catch(() => {});
-    }
+    this.#reader.interrupt();
   }
 
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.interrupt();
-      await quitClient(this.#reader, this.#o.commandTimeoutMs);
-    })();
-    return this.#closing;
+    return this.#reader.close();
   }
 
   destroy(): void {
-    this.#abort.abort();
-    this.#reader.disconnect();
-    this.#closing ??= Promise.resolve();
+    this.#reader.destroy();
   }
 
   /** Delivery counts of entries read from the pending list (history, claims): XPENDING per entry. */

@@ -26,10 +26,9 @@ import { BUS_DEFAULTS } from './bus-defaults.ts';
 import { BusError, isBusError } from './bus-error.ts';
 import type { ConsumerBackend, ConsumerRecord } from './consumer-backend.ts';
 import { KeyedScheduler } from './keyed-scheduler.ts';
+import { errorText, LoopWait, OutageLog, retryDelay } from './read-loop.ts';
 import type { BusConsumer, BusEntry, ConsumerOptions, StreamFields } from './message-bus.ts';
 
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 2000;
 const MAINTENANCE_MAX_MS = 5000;
 const ACK_BATCH = 512;
 
@@ -74,14 +73,6 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   return resolved;
 }
 
-function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
-}
-
 export class StreamConsumer implements BusConsumer {
   readonly #backend: ConsumerBackend;
   readonly #o: ResolvedConsumerOptions;
@@ -98,8 +89,8 @@ export class StreamConsumer implements BusConsumer {
   #claimCursor = '0-0';
   #closing = false;
   #destroyed = false;
-  #failing = false;
-  #waker: { kind: 'capacity' | 'backoff'; wake: () => void } | undefined;
+  readonly #waits = new LoopWait();
+  readonly #outage: OutageLog;
   #loop: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
   #groupReady = false;
@@ -115,6 +106,7 @@ export class StreamConsumer implements BusConsumer {
     this.#backend = backend;
     this.#o = options;
     this.#log = logger.child({ stream: options.stream, group: options.group, consumer: options.consumer });
+    this.#outage = new OutageLog(this.#log, 'bus consumer');
     this.#onClosed = onClosed;
     this.#scheduler = new KeyedScheduler(options.concurrency, (task) => this.#process(task));
     this.#maxHeld = options.concurrency + options.batchSize;
@@ -180,7 +172,7 @@ export class StreamConsumer implements BusConsumer {
         }
         failures = 0;
         noGroupRetried = false;
-        this.#recovered();
+        this.#outage.recovered();
       } catch (err) {
         if (this.#closing) break;
         failures++;
@@ -194,14 +186,8 @@ export class StreamConsumer implements BusConsumer {
             continue;
           }
         }
-        if (!this.#failing) {
-          this.#failing = true;
-          this.#log.warn(
-            { code: isBusError(err) ? err.code : 'BUS_UNAVAILABLE', err: errorText(err) },
-            'bus consumer failing; retrying',
-          );
-        }
-        await this.#wait('backoff', Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(10, failures - 1)));
+        this.#outage.failed(err);
+        await this.#wait('backoff', retryDelay(failures));
       }
     }
     clearTimeout(this.#maintenanceTimer);
@@ -245,13 +231,6 @@ export class StreamConsumer implements BusConsumer {
         { code: isBusError(err) ? err.code : 'BUS_UNAVAILABLE', err: errorText(err) },
         'maintenance failed',
       );
-    }
-  }
-
-  #recovered(): void {
-    if (this.#failing) {
-      this.#failing = false;
-      this.#log.info({ code: 'BUS_RECOVERED' }, 'bus consumer recovered');
     }
   }
 
@@ -379,7 +358,7 @@ export class StreamConsumer implements BusConsumer {
             'handler met a store outage; retrying it until the store is back',
           );
         }
-        const ms = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(10, attempt - 1));
+        const ms = retryDelay(attempt);
         await new Promise<void>((resolve) => setTimeout(resolve, ms));
       }
     }
@@ -451,21 +430,11 @@ export class StreamConsumer implements BusConsumer {
   }
 
   #wait(kind: 'capacity' | 'backoff', ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        if (this.#waker?.wake === done) this.#waker = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(1, ms));
-      this.#waker = { kind, wake: done };
-      if (this.#closing) done();
-    });
+    return this.#waits.wait(kind, ms, this.#closing);
   }
 
   /** Wakes the loop: from any wait when closing (no kind), else only from a wait of that kind. */
   #signal(kind?: 'capacity'): void {
-    const waker = this.#waker;
-    if (waker && (kind === undefined || waker.kind === kind)) waker.wake();
+    this.#waits.signal(kind);
   }
 }

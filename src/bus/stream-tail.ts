@@ -22,11 +22,9 @@ import type { Logger } from 'pino';
 import { BUS_DEFAULTS } from './bus-defaults.ts';
 import { BusError, isBusError } from './bus-error.ts';
 import { KeyedScheduler } from './keyed-scheduler.ts';
+import { errorText, LoopWait, OutageLog, retryDelay } from './read-loop.ts';
 import type { BusTail, TailOptions } from './message-bus.ts';
 import type { TailBackend, TailRecord } from './tail-backend.ts';
-
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 2000;
 
 export type ResolvedTailOptions = Required<Omit<TailOptions, 'handler'>> & Pick<TailOptions, 'handler'>;
 
@@ -64,14 +62,6 @@ export function idAfter(id: string): string {
   return `${id.slice(0, dash)}-${BigInt(id.slice(dash + 1)) + 1n}`;
 }
 
-function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
-}
-
 export class StreamTail implements BusTail {
   readonly ready: Promise<void>;
   readonly #backend: TailBackend;
@@ -90,8 +80,8 @@ export class StreamTail implements BusTail {
   #trimmedTo: string | undefined;
   #closing = false;
   #destroyed = false;
-  #failing = false;
-  #waker: { kind: 'capacity' | 'backoff'; wake: () => void } | undefined;
+  readonly #waits = new LoopWait();
+  readonly #outage: OutageLog;
   #loop: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
   #trimTimer: ReturnType<typeof setTimeout> | undefined;
@@ -106,6 +96,7 @@ export class StreamTail implements BusTail {
     this.#backend = backend;
     this.#o = options;
     this.#log = logger.child({ stream: options.stream, tail: options.name });
+    this.#outage = new OutageLog(this.#log, 'bus tail');
     this.#onClosed = onClosed;
     this.#scheduler = new KeyedScheduler(options.concurrency, (record) => this.#process(record));
     this.#maxHeld = options.concurrency + options.batchSize;
@@ -165,7 +156,7 @@ export class StreamTail implements BusTail {
         }
         const records = await this.#backend.read(this.#cursor, Math.min(o.batchSize, free), o.blockMs);
         failures = 0;
-        this.#recovered();
+        this.#outage.recovered();
         if (this.#closing) break; // read while closing: dropped (nothing is re-delivered anyway)
         for (const record of records) {
           this.#cursor = record.id;
@@ -175,14 +166,8 @@ export class StreamTail implements BusTail {
       } catch (err) {
         if (this.#closing) break;
         failures++;
-        if (!this.#failing) {
-          this.#failing = true;
-          this.#log.warn(
-            { code: isBusError(err) ? err.code : 'BUS_UNAVAILABLE', err: errorText(err) },
-            'bus tail failing; retrying',
-          );
-        }
-        await this.#wait('backoff', Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(10, failures - 1)));
+        this.#outage.failed(err);
+        await this.#wait('backoff', retryDelay(failures));
       }
     }
     clearTimeout(this.#trimTimer);
@@ -192,7 +177,7 @@ export class StreamTail implements BusTail {
     this.#held -= this.#scheduler.takeQueued().length;
     await this.#scheduler.whenIdle();
     // what was read is of no use to a later reader: leave the stream trimmed (unless the store is away)
-    if (!this.#failing && !this.#destroyed) await this.#trim();
+    if (!this.#outage.failing && !this.#destroyed) await this.#trim();
   }
 
   async #process(record: TailRecord): Promise<void> {
@@ -244,29 +229,12 @@ export class StreamTail implements BusTail {
     }
   }
 
-  #recovered(): void {
-    if (this.#failing) {
-      this.#failing = false;
-      this.#log.info({ code: 'BUS_RECOVERED' }, 'bus tail recovered');
-    }
-  }
-
   #wait(kind: 'capacity' | 'backoff', ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        if (this.#waker?.wake === done) this.#waker = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(1, ms));
-      this.#waker = { kind, wake: done };
-      if (this.#closing) done();
-    });
+    return this.#waits.wait(kind, ms, this.#closing);
   }
 
   /** Wakes the loop: from any wait when closing (no kind), else only from a wait of that kind. */
   #signal(kind?: 'capacity'): void {
-    const waker = this.#waker;
-    if (waker && (kind === undefined || waker.kind === kind)) waker.wake();
+    this.#waits.signal(kind);
   }
 }

@@ -35,6 +35,8 @@ export interface DeadLetter {
 }
 
 export interface ConsumerBackend {
+  /** Whether an XACK issued with a handler's commands shares their write (BusEntry.ackNow is offered). */
+  readonly sharesWrites: boolean;
   /** Create the group at the stream's start (and the stream) unless it exists. */
   ensureGroup(): Promise<void>;
   /** This consumer's own pending entries with IDs after `after` (a restarted consumer resumes them). */

@@ -39,6 +39,7 @@ function toRecord(d: StoreDelivery): ConsumerRecord {
 }
 
 class MemoryConsumerBackend implements ConsumerBackend {
+  readonly sharesWrites = false;
   readonly #store: MemoryStreamStore;
   readonly #stream: string;
   readonly #group: string;

@@ -6,6 +6,7 @@
  * history on restart, or claimed by another consumer).
  */
 import type { Logger } from 'pino';
+import { isCluster } from '../redis/redis-connection.ts';
 import type { RedisClient } from '../redis/redis-connection.ts';
 import { runScript } from '../redis/redis-scripts.ts';
 import type { ClaimResult, ConsumerBackend, ConsumerRecord, DeadLetter } from './consumer-backend.ts';
@@ -72,10 +73,13 @@ export class RedisConsumerBackend implements ConsumerBackend {
   readonly #o: RedisConsumerBackendOptions;
   readonly #main: RedisClient;
   readonly #reader: BlockingReader;
+  readonly sharesWrites: boolean;
 
   constructor(options: RedisConsumerBackendOptions) {
     this.#o = options;
     this.#main = options.main;
+    // auto-pipelining (standalone only): commands issued in one tick go out in one write, in order
+    this.sharesWrites = !isCluster(options.main) && options.main.options.enableAutoPipelining === true;
     this.#reader = new BlockingReader({ ...options, name: `bus:${options.consumer}` });
   }
 

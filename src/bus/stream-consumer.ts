@@ -297,17 +297,35 @@ export class StreamConsumer implements BusConsumer {
       await this.#deadLetter(task, `delivered ${record.deliveries} times (max ${o.maxDeliveries})`);
       return;
     }
+    let acked = false;
+    const ackNow = (): void => {
+      if (acked || this.#destroyed) return;
+      acked = true;
+      this.#ackQueue.push(record.id);
+      // now, not at the next turn: the XACK goes out in the write of the handler's own commands
+      this.#flushAcks().catch((err: unknown) => {
+        this.#log.debug({ code: 'BUS_ACK_FAILED', err: errorText(err) }, 'ack failed; will retry');
+      });
+    };
     const entry: BusEntry = {
       id: record.id,
       stream: o.stream,
       fields: record.fields,
       orderKey: record.orderKey,
       deliveries: record.deliveries,
+      ackNow: this.#backend.sharesWrites ? ackNow : undefined,
     };
     try {
       await this.#runHandler(entry);
     } catch (err) {
       if (this.#destroyed) return;
+      if (acked) {
+        this.#log.warn(
+          { code: 'BUS_HANDLER_FAILED', id: record.id, deliveries: record.deliveries, err: errorText(err) },
+          'handler failed after it acknowledged its entry; not re-delivered',
+        );
+        return;
+      }
       if (isBusError(err, 'BUS_UNAVAILABLE')) {
         // closing during a store outage: the entry stays pending (resumed on restart or reclaimed)
         this.#release(record.id);
@@ -328,7 +346,7 @@ export class StreamConsumer implements BusConsumer {
       }
       return;
     }
-    if (this.#destroyed) return;
+    if (this.#destroyed || acked) return;
     this.#ack(record.id);
   }
 

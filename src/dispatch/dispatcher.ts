@@ -159,7 +159,7 @@ export class Dispatcher {
       );
       return;
     }
-    await this.dispatch(inbound);
+    await this.dispatch(inbound, entry.ackNow);
   }
 
   /** Route a parsed message as a gateway would hand it over (tests). */
@@ -177,7 +177,11 @@ export class Dispatcher {
    * Route one inbound message. User-to-user messages are routed on their envelope alone: the message text
    * is neither parsed nor re-serialised, only spliced (the station's trace).
    */
-  async dispatch(inbound: InboundEntry): Promise<void> {
+  async dispatch(
+    inbound: InboundEntry,
+    /** Acknowledges the inbound entry early (BusEntry.ackNow): called once the message is stored. */
+    ackNow?: () => void,
+  ): Promise<void> {
     const { messenger } = this.#o;
     let envelope: ReliableMessage;
     try {
@@ -207,7 +211,7 @@ export class Dispatcher {
         });
         return;
       }
-      await this.#deliver(inbound, envelope, bot);
+      await this.#deliver(inbound, envelope, bot, undefined, ackNow);
       return;
     }
     if (receiver.isGroup) {
@@ -230,7 +234,7 @@ export class Dispatcher {
       });
       return;
     }
-    await this.#deliver(inbound, envelope, receiver, active);
+    await this.#deliver(inbound, envelope, receiver, active, ackNow);
   }
 
   /**
@@ -288,6 +292,7 @@ export class Dispatcher {
     target: ID,
     /** The target's sessions, when already looked up (else looked up here). */
     looked?: ActiveSessions,
+    ackNow?: () => void,
   ): Promise<void> {
     const { streams, messenger } = this.#o;
     const now = this.#now();
@@ -352,9 +357,14 @@ export class Dispatcher {
       entries.push(...(await this.#pack([receipt], inbound.origin)));
     }
     await stored;
-    await publishAll(this.#o.bus, entries);
+    const published = publishAll(this.#o.bus, entries);
+    published.catch(() => undefined); // awaited below
     // stored: wake the receiver's devices that have no active session (a failure retries the entry)
     await this.#o.push?.messageStored(envelope, target, sessions);
+    // Stored and the push noted: a re-delivery would only repeat the pushes and the receipt, issued above
+    // (an outage of theirs is still retried here). On standalone Redis the XACK joins their write.
+    ackNow?.();
+    await published;
   }
 
   /** A user's active sessions on live gateways (only `terminal`'s, if given); every terminal's is cached. */

@@ -249,4 +249,45 @@ describe('RedisMessageBus outages', () => {
       await b.close();
     },
   );
+
+  it(
+    "ackNow: offered on standalone Redis; acknowledged with the handler's own commands, so a later failure is not re-delivered",
+    { timeout: TEST_TIMEOUT },
+    async () => {
+      const s = await server();
+      const { logger, lines } = captureLogger();
+      const b = bus(s, { logger });
+      const stream = uniqueStream('ack-now');
+      const out = uniqueStream('ack-now-out');
+      await b.publish(stream, { p: 'one' });
+      const seen: string[] = [];
+      const consumer = b.consume({
+        stream,
+        group: 'g',
+        consumer: 'c1',
+        claimIdleMs: 100,
+        handler: async (entry: BusEntry) => {
+          seen.push(entry.id);
+          assert.equal(typeof entry.ackNow, 'function', 'standalone Redis offers ackNow');
+          const published = b.publish(out, { source: entry.id });
+          entry.ackNow?.();
+          await published;
+          throw new Error('failed after its output was written');
+        },
+      });
+      await waitFor(async () => (await b.length(out)) === 1, 'the output');
+      // claimIdleMs is 100 ms: a pending entry would have been re-delivered several times by now
+      await sleep(600);
+      assert.equal(seen.length, 1, 'not re-delivered');
+      const pending = (await b.redis.call('XPENDING', stream, 'g')) as unknown[];
+      assert.equal(Number(pending[0]), 0, 'nothing pending');
+      assert.ok(
+        lines.some(
+          (l) => l['code'] === 'BUS_HANDLER_FAILED' && /after it acknowledged/.test(String(l['msg'])),
+        ),
+        'the failure is logged',
+      );
+      await consumer.close();
+    },
+  );
 });

@@ -2,8 +2,9 @@
  * Batches a gateway's delivered marks and records them in the inbox itself: the confirmations of one
  * terminal within `delayMs` of the first (e.g. a client confirming a backlog page one message at a time)
  * are one inbox call (one script call on Redis). `add` resolves once the mark's batch is recorded (or
- * rejects with the store's error), so a delivery is only acknowledged on its stream after its mark is. A
- * gateway dying holds back at most `delayMs` of marks: those messages are delivered again (exact copies).
+ * rejects with the store's error), so a delivery's handler ends after its mark (a failed mark is logged by
+ * the gateway's delivery tail; the message stays in the inbox). A gateway dying holds back at most
+ * `delayMs` of marks: those messages are delivered again (exact copies).
  *
  * A mark can never overtake its message's put: the dispatcher stores a message before it publishes any
  * delivery of it, and a mark exists only after a delivery was confirmed.

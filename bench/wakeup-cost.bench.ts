@@ -91,7 +91,9 @@ await server.dispose();
 if (JSON_OUT) {
   console.log(JSON.stringify({ count: COUNT, intervalMs: INTERVAL_MS, rounds: ROUNDS, rows }, null, 2));
 } else {
-  console.log(`${COUNT} iterations every ${INTERVAL_MS} ms, ${ROUNDS} alternating rounds; µs of CPU per iteration (medians)`);
+  console.log(
+    `${COUNT} iterations every ${INTERVAL_MS} ms, ${ROUNDS} alternating rounds; µs of CPU per iteration (medians)`,
+  );
   console.log('case                    node  node-baseline   redis  redis-baseline');
   for (const r of rows) {
     console.log(

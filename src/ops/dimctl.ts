@@ -16,6 +16,7 @@ import type { RedisKeys } from '../redis/redis-keys.ts';
 import type {
   DeadLetterRecord,
   GatewayStatus,
+  LinkStatus,
   SessionInfo,
   StationInspector,
   StationStatus,
@@ -427,6 +428,38 @@ async function probe(
   return result.ok ? EXIT.OK : EXIT.PROBLEM;
 }
 
+/** A link to a neighbour that is not up for this long is a problem (ms). */
+export const LINK_DOWN_PROBLEM_MS = 60_000;
+
+function renderLinks(links: readonly LinkStatus[]): string {
+  return renderTable(
+    [
+      'neighbour',
+      'address',
+      'state',
+      'for',
+      'bridge',
+      'attempts',
+      'sent',
+      'received',
+      'queued',
+      'last error',
+    ],
+    links.map((l) => [
+      l.neighbour,
+      l.address,
+      l.owned ? l.state : `${l.state} (no bridge)`,
+      formatDuration(l.forMs),
+      l.owner,
+      l.attempts,
+      l.sent,
+      l.received,
+      l.queued,
+      l.lastError,
+    ]),
+  );
+}
+
 /** Things an operator should look at; empty when all is well. */
 export function statusProblems(status: StationStatus): string[] {
   const out: string[] = [];
@@ -438,6 +471,13 @@ export function statusProblems(status: StationStatus): string[] {
   }
   if (status.push !== undefined && status.push.failed > 0)
     out.push(`push queue: ${status.push.failed} failed job(s)`);
+  for (const l of status.links ?? []) {
+    if (!l.owned) out.push(`neighbour ${l.neighbour}: no bridge holds the link`);
+    else if (l.state !== 'up' && l.forMs > LINK_DOWN_PROBLEM_MS)
+      out.push(
+        `neighbour ${l.neighbour}: ${l.state} for ${formatDuration(l.forMs)}${l.lastError === undefined ? '' : ` (${l.lastError})`}`,
+      );
+  }
   for (const s of status.streams) {
     if (s.deadLetters > 0) out.push(`${s.name}: ${s.deadLetters} dead letter(s)`);
     for (const g of s.groups) {
@@ -504,6 +544,9 @@ function renderStatus(
     parts.push(
       `push queue: ${p.waiting} waiting, ${p.active} active, ${p.delayed} delayed, ${p.prioritized} prioritized, ${p.failed} failed, ${p.completed} completed${p.paused > 0 ? `, ${p.paused} paused` : ''}\n`,
     );
+  }
+  if (status.links !== undefined && status.links.length > 0) {
+    parts.push(`\nNEIGHBOURS\n${renderLinks(status.links)}`);
   }
   if (status.instances.length > 0) {
     parts.push(

@@ -6,6 +6,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { BUS_DEFAULTS } from '../bus/bus-defaults.ts';
+import type { LinkStateRecord } from '../federation/federation-store.ts';
 import { RESERVED_FIELDS } from '../bus/message-bus.ts';
 import { readLuaScript } from '../redis/redis-scripts.ts';
 import { parseSessionField } from '../registry/redis-session-registry.ts';
@@ -16,6 +17,7 @@ import type {
   GroupStatus,
   InboxInfo,
   InstanceInfo,
+  LinkStatus,
   PendingReport,
   PushQueueStatus,
   SessionInfo,
@@ -89,10 +91,11 @@ export class RedisInspector implements StationInspector {
   }
 
   async status(): Promise<StationStatus> {
-    const [gateways, instances, push] = await Promise.all([
+    const [gateways, instances, push, links] = await Promise.all([
       this.gateways(),
       this.instances(),
       this.pushQueue(),
+      this.links(),
     ]);
     const streams = await this.#streamStatus(gateways.map((g) => g.id));
     let inboundAdded: number | undefined = 0;
@@ -110,7 +113,43 @@ export class RedisInspector implements StationInspector {
       deadLetters: streams.reduce((sum, s) => sum + s.deadLetters, 0),
       inboundAdded,
       push,
+      links,
     };
+  }
+
+  /** The federation links the bridges recorded (`federationLinks()`), with their queues and owners. */
+  async links(): Promise<LinkStatus[]> {
+    const k = this.#keys;
+    const all = pairs(await this.#call('HGETALL', k.federationLinks()));
+    const now = this.#now();
+    const out: LinkStatus[] = [];
+    for (const [neighbour, raw] of all) {
+      let record: Partial<LinkStateRecord>;
+      try {
+        record = JSON.parse(String(raw)) as Partial<LinkStateRecord>;
+      } catch {
+        continue; // not written by a bridge of this version: nothing to show
+      }
+      const [queued, owner] = await Promise.all([
+        this.#call('XLEN', k.federationQueue(neighbour)),
+        this.#call('GET', k.federationLinkOwner(neighbour)),
+      ]);
+      out.push({
+        neighbour,
+        address: `${record.host ?? '?'}:${record.port ?? '?'}`,
+        state: String(record.state ?? 'unknown'),
+        // the lease names who holds the link now; the record, who last wrote it
+        owner: owner !== null && owner !== undefined ? String(owner) : String(record.owner ?? ''),
+        owned: owner !== null && owner !== undefined,
+        forMs: Math.max(0, now - (num(record.since) ?? now)),
+        attempts: num(record.attempts) ?? 0,
+        lastError: typeof record.lastError === 'string' ? record.lastError : undefined,
+        sent: num(record.sent) ?? 0,
+        received: num(record.received) ?? 0,
+        queued: num(queued) ?? 0,
+      });
+    }
+    return out.sort((a, b) => (a.neighbour < b.neighbour ? -1 : 1));
   }
 
   /** The push queue's job counts, read from its BullMQ keys (`<pushQueuePrefix>:push:wait|active|…`). */

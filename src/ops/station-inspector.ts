@@ -73,6 +73,25 @@ export interface PushQueueStatus {
   readonly paused: number;
 }
 
+/** A federation link to a neighbour station, as its bridge last recorded it (src/federation). */
+export interface LinkStatus {
+  readonly neighbour: string;
+  /** `host:port`. */
+  readonly address: string;
+  readonly state: string;
+  /** The bridge process that recorded it, and whether it still holds the link (its ownership lease). */
+  readonly owner: string;
+  readonly owned: boolean;
+  /** How long it has been in `state` (ms). */
+  readonly forMs: number;
+  readonly attempts: number;
+  readonly lastError: string | undefined;
+  readonly sent: number;
+  readonly received: number;
+  /** Messages waiting in its queue. */
+  readonly queued: number;
+}
+
 export interface StationStatus {
   /** When this snapshot was taken (ms). */
   readonly at: number;
@@ -86,6 +105,8 @@ export interface StationStatus {
   readonly inboundAdded: number | undefined;
   /** The push queue's counts (undefined: no push queue in this deployment). */
   readonly push?: PushQueueStatus | undefined;
+  /** Links to neighbour stations (empty: none recorded; undefined: this engine cannot tell). */
+  readonly links?: readonly LinkStatus[] | undefined;
 }
 
 export interface PendingEntry {

@@ -6,6 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { RedisFederationStore } from '../../../src/federation/redis-federation-store.ts';
 import { RedisInspector } from '../../../src/ops/redis-inspector.ts';
 import { useRedis } from '../storage/redis-fixture.ts';
 
@@ -160,5 +161,42 @@ describe('RedisInspector', () => {
       completed: 0,
       paused: 0,
     });
+  });
+
+  it('reports the federation links the bridges recorded, with their queues and whether a bridge holds them', async () => {
+    const keys = fx.freshKeys();
+    const r = fx.redis;
+    const now = 1_800_000_000_000;
+    const inspector = new RedisInspector({ redis: r, keys, shards: 1, now: () => now });
+    assert.deepEqual((await inspector.status()).links, []);
+    const store = new RedisFederationStore(r, keys);
+    const record = {
+      neighbour: 'gsp-s2@x',
+      host: '10.0.0.2',
+      port: 9394,
+      state: 'up',
+      owner: 'bridge-1',
+      since: now - 90_000,
+      attempts: 1,
+      sent: 12,
+      received: 3,
+    };
+    await store.putLinkState(record);
+    await store.putLinkState({
+      ...record,
+      neighbour: 'gsp-s3@x',
+      state: 'backoff',
+      lastError: 'ECONNREFUSED',
+    });
+    assert.ok(await store.ownLink('gsp-s2@x', 'bridge-1', 60_000));
+    for (let i = 0; i < 2; i++) await r.xadd(keys.federationQueue('gsp-s3@x'), '*', 'msg', `m${i}`);
+    const links = (await inspector.status()).links!;
+    assert.deepEqual(
+      links.map((l) => [l.neighbour, l.address, l.state, l.owner, l.owned, l.forMs, l.queued, l.lastError]),
+      [
+        ['gsp-s2@x', '10.0.0.2:9394', 'up', 'bridge-1', true, 90_000, 0, undefined],
+        ['gsp-s3@x', '10.0.0.2:9394', 'backoff', 'bridge-1', false, 90_000, 2, 'ECONNREFUSED'],
+      ],
+    );
   });
 });

@@ -172,4 +172,34 @@ describe('status problems', () => {
       [],
     );
   });
+
+  it('names federation links no bridge holds and links down for over a minute', () => {
+    const link = {
+      neighbour: 'gsp-s2@x',
+      address: '10.0.0.2:9394',
+      state: 'up',
+      owner: 'bridge-1',
+      owned: true,
+      forMs: 5000,
+      attempts: 0,
+      lastError: undefined,
+      sent: 10,
+      received: 9,
+      queued: 0,
+    };
+    assert.deepEqual(statusProblems({ ...base, gateways: [], links: [link] }).slice(1), []);
+    const problems = statusProblems({
+      ...base,
+      links: [
+        link,
+        { ...link, neighbour: 'orphan@x', owned: false },
+        { ...link, neighbour: 'flapping@x', state: 'backoff', forMs: 59_000 },
+        { ...link, neighbour: 'down@x', state: 'backoff', forMs: 125_000, lastError: 'ECONNREFUSED' },
+      ],
+    }).slice(1); // the first problem: no gateway is registered
+    assert.deepEqual(problems, [
+      'neighbour orphan@x: no bridge holds the link',
+      'neighbour down@x: backoff for 2m5s (ECONNREFUSED)',
+    ]);
+  });
 });

@@ -8,7 +8,7 @@ import { afterEach, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BusError, isBusError } from '../../../src/bus/bus-error.ts';
 import type { InspectableMessageBus } from '../../../src/bus/inspectable-message-bus.ts';
-import type { BusEntry, ConsumerOptions, TailOptions } from '../../../src/bus/message-bus.ts';
+import type { BusEntry, ConsumerOptions, MessageBus, TailOptions } from '../../../src/bus/message-bus.ts';
 import { createRedisKeys } from '../../../src/redis/redis-keys.ts';
 import { createPrng } from '../../helpers/seeded-prng.ts';
 
@@ -49,6 +49,61 @@ function idLess(a: string, b: string): boolean {
 
 /** Seeded PRNG (sfc32, shared test helper) as a function returning floats in [0, 1). */
 const prng = (seed: number): (() => number) => createPrng(seed).next;
+
+/**
+ * A handler that records, per order key, the order its entries ran in, how many ran at once and whether two
+ * of one key overlapped (each pausing `pause(n)` ms for entry n); `publishAndCheck` publishes 60 entries over
+ * five keys and none (every sixth) and checks each key's order, the concurrency bound and that different
+ * keys overlapped.
+ */
+function keyedOrderProbe(pause: (n: number) => number) {
+  const active = new Map<string, number>();
+  const order = new Map<string, number[]>();
+  let running = 0;
+  let maxRunning = 0;
+  let overlaps = 0;
+  let keyOverlaps = 0;
+  let done = 0;
+  const handler = async (e: BusEntry): Promise<void> => {
+    const key = e.orderKey ?? '-';
+    const n = Number(e.fields['p']!.split(':')[1]);
+    running++;
+    maxRunning = Math.max(maxRunning, running);
+    if (running > 1) overlaps++;
+    if (e.orderKey !== undefined) {
+      if ((active.get(key) ?? 0) > 0) keyOverlaps++;
+      active.set(key, 1);
+    }
+    order.set(key, [...(order.get(key) ?? []), n]);
+    await sleep(pause(n));
+    if (e.orderKey !== undefined) active.set(key, 0);
+    running--;
+    done++;
+  };
+  const publishAndCheck = async (bus: MessageBus, stream: string, concurrency: number): Promise<void> => {
+    const published = new Map<string, number[]>();
+    const all: Promise<string>[] = [];
+    for (let i = 0; i < 60; i++) {
+      const key = i % 6 === 5 ? undefined : `k${i % 5}`;
+      published.set(key ?? '-', [...(published.get(key ?? '-') ?? []), i]);
+      all.push(bus.publish(stream, { p: `e:${i}` }, key));
+    }
+    await Promise.all(all);
+    await waitFor(() => done >= 60, 'all 60 entries');
+    for (const [key, seq] of published) {
+      if (key === '-')
+        assert.deepEqual(
+          [...(order.get(key) ?? [])].sort((a, b) => a - b),
+          seq,
+        );
+      else assert.deepEqual(order.get(key), seq, `order of ${key}`);
+    }
+    assert.equal(keyOverlaps, 0, 'entries of one order key never overlap');
+    assert.ok(maxRunning > 1 && maxRunning <= concurrency, `concurrency used and bounded (${maxRunning})`);
+    assert.ok(overlaps > 0, 'different keys overlap');
+  };
+  return { handler, publishAndCheck };
+}
 
 export function messageBusContract(factory: BusFactory): void {
   const created: InspectableMessageBus[] = [];
@@ -384,51 +439,9 @@ export function messageBusContract(factory: BusFactory): void {
     const bus = newBus();
     const s = uniqueStream('keys');
     const random = prng(42);
-    const active = new Map<string, number>();
-    const order = new Map<string, number[]>();
-    let running = 0;
-    let maxRunning = 0;
-    let overlaps = 0;
-    let done = 0;
-    consumer(
-      bus,
-      s,
-      async (e) => {
-        running++;
-        maxRunning = Math.max(maxRunning, running);
-        const key = e.orderKey ?? '-';
-        if (e.orderKey !== undefined) {
-          assert.equal(active.get(key) ?? 0, 0, `entries of ${key} overlap`);
-          active.set(key, 1);
-          if (running > 1) overlaps++;
-        }
-        order.set(key, [...(order.get(key) ?? []), Number(e.fields['p']!.split(':')[1])]);
-        await sleep(1 + Math.floor(random() * 6));
-        if (e.orderKey !== undefined) active.set(key, 0);
-        running--;
-        done++;
-      },
-      { concurrency: 8 },
-    );
-    const published = new Map<string, number[]>();
-    const all: Promise<string>[] = [];
-    for (let i = 0; i < 60; i++) {
-      const key = i % 6 === 5 ? undefined : `k${i % 5}`;
-      published.set(key ?? '-', [...(published.get(key ?? '-') ?? []), i]);
-      all.push(bus.publish(s, { p: `e:${i}` }, key));
-    }
-    await Promise.all(all);
-    await waitFor(() => done >= 60, 'all 60 entries');
-    for (const [key, seq] of published) {
-      if (key === '-')
-        assert.deepEqual(
-          [...(order.get(key) ?? [])].sort((a, b) => a - b),
-          seq,
-        );
-      else assert.deepEqual(order.get(key), seq, `order of ${key}`);
-    }
-    assert.ok(maxRunning > 1 && maxRunning <= 8, `concurrency used and bounded (${maxRunning})`);
-    assert.ok(overlaps > 0, 'different keys overlap');
+    const probe = keyedOrderProbe(() => 1 + Math.floor(random() * 6));
+    consumer(bus, s, probe.handler, { concurrency: 8 });
+    await probe.publishAndCheck(bus, s, 8);
   });
 
   it(
@@ -570,54 +583,10 @@ export function messageBusContract(factory: BusFactory): void {
     async () => {
       const bus = newBus();
       const s = uniqueStream('tail-keys');
-      const active = new Map<string, number>();
-      const order = new Map<string, number[]>();
-      let running = 0;
-      let maxRunning = 0;
-      let overlaps = 0;
-      let keyOverlaps = 0;
-      let done = 0;
-      const t = tail(
-        bus,
-        s,
-        async (e) => {
-          const key = e.orderKey ?? '-';
-          running++;
-          maxRunning = Math.max(maxRunning, running);
-          if (running > 1) overlaps++;
-          if (e.orderKey !== undefined) {
-            if ((active.get(key) ?? 0) > 0) keyOverlaps++;
-            active.set(key, 1);
-          }
-          order.set(key, [...(order.get(key) ?? []), Number(e.fields['p']!.split(':')[1])]);
-          await sleep(3 + (Number(e.fields['p']!.split(':')[1]) % 4));
-          if (e.orderKey !== undefined) active.set(key, 0);
-          running--;
-          done++;
-        },
-        { concurrency: 4, batchSize: 8 },
-      );
+      const probe = keyedOrderProbe((n) => 3 + (n % 4));
+      const t = tail(bus, s, probe.handler, { concurrency: 4, batchSize: 8 });
       await t.ready;
-      const published = new Map<string, number[]>();
-      const all: Promise<string>[] = [];
-      for (let i = 0; i < 60; i++) {
-        const key = i % 6 === 5 ? undefined : `k${i % 5}`;
-        published.set(key ?? '-', [...(published.get(key ?? '-') ?? []), i]);
-        all.push(bus.publish(s, { p: `e:${i}` }, key));
-      }
-      await Promise.all(all);
-      await waitFor(() => done >= 60, 'all 60 entries');
-      for (const [key, seq] of published) {
-        if (key === '-')
-          assert.deepEqual(
-            [...(order.get(key) ?? [])].sort((a, b) => a - b),
-            seq,
-          );
-        else assert.deepEqual(order.get(key), seq, `order of ${key}`);
-      }
-      assert.equal(keyOverlaps, 0, 'entries of one order key never overlap');
-      assert.ok(maxRunning > 1 && maxRunning <= 4, `concurrency used and bounded (${maxRunning})`);
-      assert.ok(overlaps > 0, 'different keys overlap');
+      await probe.publishAndCheck(bus, s, 4);
       await t.close();
     },
   );

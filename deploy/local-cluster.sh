@@ -10,7 +10,8 @@
 # Variants (bench/RESULTS.md's scaling table): GATEWAYS=1 (HAProxy in front of gateway-1 only; default 2),
 # DISPATCHERS=N (dispatcher-1 … dispatcher-N share the inbound streams' consumer group; default 1), and
 # DIM_REDIS_URL set (e.g. the nodes of a Redis Cluster, bench/redis-cluster.sh): no redis-server is started
-# or stopped here, every process uses that URL.
+# or stopped here, every process uses that URL. GATEWAY_ROLES="gateway dispatcher" with DISPATCHERS=0 runs
+# the dispatcher inside each gateway process (co-located; the messages still travel through Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${CLUSTER_DIR:-$PWD/data/cluster}
@@ -31,12 +32,14 @@ for i in $(seq 1 "$DISPATCHERS"); do names+=("dispatcher-$i"); done
 names+=(storage-1)
 mkdir -p "$DIR/logs" "$DIR/redis"
 
-start_role() { # name role [extra env...]
-  local name=$1 role=$2
+GATEWAY_ROLES=${GATEWAY_ROLES:-gateway}
+start_role() { # name "role [role…]" [extra env...]
+  local name=$1 roles=$2
   shift 2
+  # shellcheck disable=SC2086 # roles is a list
   env DIM_REDIS_URL="$REDIS_URL" DIM_KEY_FILE="$DIR/station.json" DIM_INSTANCE_NAME="$name" \
     DIM_PUBLIC_HOST=127.0.0.1 DIM_PUBLIC_PORT="$PORT" "$@" \
-    "$NODE" workers/station.ts "$role" >>"$DIR/logs/$name.log" 2>&1 &
+    "$NODE" workers/station.ts $roles >>"$DIR/logs/$name.log" 2>&1 &
   echo $! >"$DIR/$name.pid"
 }
 
@@ -53,9 +56,9 @@ start)
   [ -f "$DIR/station.json" ] || "$NODE" workers/identity.ts create --out "$DIR/station.json" --host 127.0.0.1 --port "$PORT"
   for i in $(seq 1 "$DISPATCHERS"); do start_role "dispatcher-$i" dispatcher DIM_OPS_PORT=0; done
   start_role storage-1 storage DIM_OPS_PORT=0
-  start_role gateway-1 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW1" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW1_OPS"
+  start_role gateway-1 "$GATEWAY_ROLES" DIM_HOST=127.0.0.1 DIM_PORT="$GW1" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW1_OPS"
   [ "$GATEWAYS" = 2 ] &&
-    start_role gateway-2 gateway DIM_HOST=127.0.0.1 DIM_PORT="$GW2" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW2_OPS"
+    start_role gateway-2 "$GATEWAY_ROLES" DIM_HOST=127.0.0.1 DIM_PORT="$GW2" DIM_PROXY_PROTOCOL=required DIM_OPS_PORT="$GW2_OPS"
   # Up means the gateways accept connections and say they are ready, and HAProxy in front of them: HAProxy
   # starts only once both gateways' /readyz answer 200, so its first checks pass and it never marks them down.
   deadline=$((SECONDS + ${START_TIMEOUT:-90}))

@@ -66,7 +66,15 @@ describe('RedisSessionRegistry', () => {
     for (let i = 0; i < 5; i++) await registry.bind(session('gw1', `c${i}`, i % 2 ? 'alice' : 'bob'));
     await registry.bind(session('gw2', 'c0', 'alice'));
     assert.equal(await registry.cleanupDeadGateways(), 0, 'alive: not dead');
+    // deliveries to the previous process's connections, in the consumer group an older version read them in
+    await fx.redis.xadd(keys.deliveryStream('gw1'), '*', 't', 'deliver');
+    await fx.redis.xgroup('CREATE', keys.deliveryStream('gw1'), 'gateway', '0');
     assert.equal(await registry.dropGateway('gw1'), 5);
+    assert.equal(
+      await fx.redis.exists(keys.deliveryStream('gw1')),
+      0,
+      'its delivery stream and group are gone',
+    );
     assert.deepEqual(await registry.sessionsOf('alice'), [session('gw2', 'c0', 'alice')]);
     assert.deepEqual(await registry.sessionsOf('bob'), []);
     assert.equal(await fx.redis.exists(keys.gatewaySessions('gw1')), 0);

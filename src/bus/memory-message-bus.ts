@@ -38,6 +38,36 @@ function toRecord(d: StoreDelivery): ConsumerRecord {
   return { id: d.id, fields, orderKey: k, deliveries: d.deliveries };
 }
 
+/**
+ * A blocking read on one stream of the store (the in-memory XREADGROUP / XREAD … BLOCK): `read()` again once
+ * entries arrive or `blockMs` passes; `interrupt()` ends a pending read with nothing, and every later one.
+ */
+class MemoryBlockingRead {
+  readonly #store: MemoryStreamStore;
+  readonly #stream: string;
+  #wait: StoreWait | undefined;
+  #stopped = false;
+
+  constructor(store: MemoryStreamStore, stream: string) {
+    this.#store = store;
+    this.#stream = stream;
+  }
+
+  async read<T>(read: () => T[], blockMs: number): Promise<T[]> {
+    const first = read();
+    if (first.length > 0 || this.#stopped) return first;
+    this.#wait = this.#store.waitForEntries(this.#stream, blockMs);
+    await this.#wait.promise;
+    this.#wait = undefined;
+    return this.#stopped ? [] : read();
+  }
+
+  interrupt(): void {
+    this.#stopped = true;
+    this.#wait?.cancel();
+  }
+}
+
 class MemoryConsumerBackend implements ConsumerBackend {
   readonly sharesWrites = false;
   readonly #store: MemoryStreamStore;
@@ -46,11 +76,11 @@ class MemoryConsumerBackend implements ConsumerBackend {
   readonly #consumer: string;
   readonly #dead: string;
   readonly #maxLen: number;
-  #wait: StoreWait | undefined;
-  #stopped = false;
+  readonly #blocking: MemoryBlockingRead;
 
   constructor(store: MemoryStreamStore, o: ConsumerOptions, dead: string, maxLen: number) {
     this.#store = store;
+    this.#blocking = new MemoryBlockingRead(store, o.stream);
     this.#stream = o.stream;
     this.#group = o.group;
     this.#consumer = o.consumer;
@@ -66,15 +96,11 @@ class MemoryConsumerBackend implements ConsumerBackend {
     return this.#store.readPending(this.#stream, this.#group, this.#consumer, after, count).map(toRecord);
   }
 
-  async readNew(count: number, blockMs: number): Promise<ConsumerRecord[]> {
-    const read = (): ConsumerRecord[] =>
-      this.#store.readNew(this.#stream, this.#group, this.#consumer, count).map(toRecord);
-    const first = read();
-    if (first.length > 0 || this.#stopped) return first;
-    this.#wait = this.#store.waitForEntries(this.#stream, blockMs);
-    await this.#wait.promise;
-    this.#wait = undefined;
-    return this.#stopped ? [] : read();
+  readNew(count: number, blockMs: number): Promise<ConsumerRecord[]> {
+    return this.#blocking.read(
+      () => this.#store.readNew(this.#stream, this.#group, this.#consumer, count).map(toRecord),
+      blockMs,
+    );
   }
 
   async claimIdle(cursor: string, minIdleMs: number, count: number): Promise<ClaimResult> {
@@ -109,8 +135,7 @@ class MemoryConsumerBackend implements ConsumerBackend {
   }
 
   interrupt(): void {
-    this.#stopped = true;
-    this.#wait?.cancel();
+    this.#blocking.interrupt();
   }
 
   async close(): Promise<void> {
@@ -125,30 +150,27 @@ class MemoryConsumerBackend implements ConsumerBackend {
 class MemoryTailBackend implements TailBackend {
   readonly #store: MemoryStreamStore;
   readonly #stream: string;
-  #wait: StoreWait | undefined;
-  #stopped = false;
+  readonly #blocking: MemoryBlockingRead;
 
   constructor(store: MemoryStreamStore, stream: string) {
     this.#store = store;
     this.#stream = stream;
+    this.#blocking = new MemoryBlockingRead(store, stream);
   }
 
   async lastId(): Promise<string> {
     return this.#store.lastId(this.#stream);
   }
 
-  async read(after: string, count: number, blockMs: number): Promise<TailRecord[]> {
-    const read = (): TailRecord[] =>
-      this.#store.readAfter(this.#stream, after, count).map((d) => {
-        const { k, ...fields } = d.fields ?? {};
-        return { id: d.id, fields, orderKey: k };
-      });
-    const first = read();
-    if (first.length > 0 || this.#stopped) return first;
-    this.#wait = this.#store.waitForEntries(this.#stream, blockMs);
-    await this.#wait.promise;
-    this.#wait = undefined;
-    return this.#stopped ? [] : read();
+  read(after: string, count: number, blockMs: number): Promise<TailRecord[]> {
+    return this.#blocking.read(
+      () =>
+        this.#store.readAfter(this.#stream, after, count).map((d) => {
+          const { id, fields, orderKey } = toRecord(d);
+          return { id, fields: fields ?? {}, orderKey };
+        }),
+      blockMs,
+    );
   }
 
   async trim(minId: string): Promise<number> {
@@ -156,8 +178,7 @@ class MemoryTailBackend implements TailBackend {
   }
 
   interrupt(): void {
-    this.#stopped = true;
-    this.#wait?.cancel();
+    this.#blocking.interrupt();
   }
 
   async close(): Promise<void> {

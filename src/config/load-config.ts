@@ -125,7 +125,6 @@ function positiveInt(name: string, value: unknown): number {
 }
 
 function nonNegativeInt(name: string, value: unknown): number {
-  if (value === 0 || value === '0') return 0;
   const n = typeof value === 'string' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
     throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);

@@ -43,6 +43,7 @@ import type { InboundEntry, MessageOrigin, Outgoing, StationStreams } from '../s
 import type { FederationRouter } from '../federation/federation-router.ts';
 import type { ChangeFeed } from '../redis/change-signal.ts';
 import { LookupCache, LOOKUP_CACHE_MS } from './lookup-cache.ts';
+import type { CacheStats } from './lookup-cache.ts';
 import type { StationCommands, StationReply } from './station-commands.ts';
 
 export interface DispatcherOptions {
@@ -112,10 +113,7 @@ export class Dispatcher {
   }
 
   /** Lookups answered from the caches and lookups that read (tests, inspection). */
-  cacheStats(): {
-    sessions: ReturnType<LookupCache<unknown>['stats']>;
-    blockLists: ReturnType<LookupCache<unknown>['stats']>;
-  } {
+  cacheStats(): { sessions: CacheStats; blockLists: CacheStats } {
     return { sessions: this.#sessions.stats(), blockLists: this.#blockLists.stats() };
   }
 

@@ -18,6 +18,13 @@ export interface Cached<V> {
   readonly fetchedAt: number;
 }
 
+/** Lookups served from a cache, lookups that read, and the entries kept. */
+export interface CacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly size: number;
+}
+
 export interface LookupCacheOptions {
   /** How long an entry is served (ms); 0 disables the cache (every lookup reads). */
   readonly ttlMs: number;
@@ -92,7 +99,7 @@ export class LookupCache<V> {
   }
 
   /** Lookups served from the cache and lookups that read, since the start (metrics, tests). */
-  stats(): { hits: number; misses: number; size: number } {
+  stats(): CacheStats {
     return { hits: this.#hits, misses: this.#misses, size: this.#entries.size };
   }
 }

@@ -13,7 +13,10 @@
  * With a change feed (src/redis/change-signal.ts), receivers' sessions and block lists are cached between
  * their changes (lookup-cache.ts): a receiver who stays online costs no lookup per message. A message is
  * stored with the time its sessions were read (`storedAt`), however old the cached read: a session bound
- * after that read drains it.
+ * after that read drains it. The put also compares the sessions epoch of that read (InboxStore.putChecked):
+ * when a session was bound or became active since, its drain may already have passed the message's place,
+ * so the message is pushed to that session too, instead of waiting for the next drain (if the drain did
+ * send it, the session gets an exact copy, as after any re-delivery).
  */
 import type { Logger } from 'pino';
 import type { BusConsumer, BusEntry, MessageBus } from '../bus/message-bus.ts';
@@ -28,7 +31,7 @@ import { EVERY_STATION, EVERYONE, tryParseId } from '../protocol/mkm/identifier.
 import type { ID } from '../protocol/mkm/identifier.ts';
 import { isProtocolError } from '../protocol/protocol-error.ts';
 import type { PushHook } from '../push/push-trigger.ts';
-import type { SessionRecord, SessionRegistry } from '../registry/session-registry.ts';
+import type { SessionRecord, SessionRegistry, SessionsSnapshot } from '../registry/session-registry.ts';
 import type { AccountStore } from '../storage/account-store.ts';
 import type { InboxStore } from '../storage/inbox-store.ts';
 import { appendTrace } from '../streams/trace-splice.ts';
@@ -76,17 +79,18 @@ export interface DispatcherOptions {
 
 export const DISPATCH_GROUP = 'dispatcher';
 
-/** The active sessions of a receiver, and when they were read (ms). */
+/** The active sessions of a receiver, when they were read (ms), and their epoch then. */
 interface ActiveSessions {
   readonly sessions: SessionRecord[];
   readonly readAt: number;
+  readonly epoch: string;
 }
 
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #sessions: LookupCache<SessionRecord[]>;
+  readonly #sessions: LookupCache<SessionsSnapshot>;
   readonly #blockLists: LookupCache<string[] | undefined>;
   #consumers: BusConsumer[] = [];
   #closing: Promise<void> | undefined;
@@ -304,7 +308,7 @@ export class Dispatcher {
     }
     const user = target.naked().string;
     const sig = envelope.signatureText;
-    const { sessions, readAt } = looked ?? (await this.#activeSessions(user, target.terminal));
+    const { sessions, readAt, epoch } = looked ?? (await this.#activeSessions(user, target.terminal));
     const via = sessions.length > 0 ? undefined : await this.#o.federation?.routeUser(envelope, msg, target);
     if (via !== undefined) {
       if (envelope.sender.isStation) return;
@@ -318,28 +322,29 @@ export class Dispatcher {
     }
     // Stored at the time the sessions were read: a session bound after that read (which this message is
     // not pushed to) drains everything stored up to its bind, this message included.
-    const stored = this.#o.inbox.put(user, {
-      sig,
-      time: Math.round((envelope.time ?? now / 1000) * 1000),
-      storedAt: readAt,
-      terminal: target.terminal,
-      json: msg,
-    });
+    const stored = this.#o.inbox.putChecked(
+      user,
+      {
+        sig,
+        time: Math.round((envelope.time ?? now / 1000) * 1000),
+        storedAt: readAt,
+        terminal: target.terminal,
+        json: msg,
+      },
+      epoch,
+    );
     // a failed put must not be reported as unhandled while the receipt is packed: it is awaited below
     stored.catch(() => undefined);
-    const entries: Outgoing[] = [];
-    for (const session of sessions) {
-      entries.push(
-        streams.deliver(session.gatewayId, {
-          connId: session.connId,
-          user,
-          terminal: session.terminal ?? '*',
-          sig,
-          msg,
-          response: false,
-        }),
-      );
-    }
+    const deliver = (session: SessionRecord): Outgoing =>
+      streams.deliver(session.gatewayId, {
+        connId: session.connId,
+        user,
+        terminal: session.terminal ?? '*',
+        sig,
+        msg,
+        response: false,
+      });
+    const entries: Outgoing[] = sessions.map(deliver);
     if (!envelope.sender.isStation && !target.isStation) {
       const receipt =
         sessions.length > 0
@@ -354,11 +359,13 @@ export class Dispatcher {
             });
       entries.push(...(await this.#pack([receipt], inbound.origin)));
     }
-    await stored;
+    const { rebound } = await stored;
+    const late = rebound ? await this.#reboundSessions(user, target, sessions) : [];
+    entries.push(...late.map(deliver));
     const published = publishAll(this.#o.bus, entries);
     published.catch(() => undefined); // awaited below
     // stored: wake the receiver's devices that have no active session (a failure retries the entry)
-    await this.#o.push?.messageStored(envelope, target, sessions);
+    await this.#o.push?.messageStored(envelope, target, late.length > 0 ? [...sessions, ...late] : sessions);
     // Stored and the push noted: a re-delivery would only repeat the pushes and the receipt, issued above
     // (an outage of theirs is still retried here). On standalone Redis the XACK joins their write.
     ackNow?.();
@@ -367,13 +374,35 @@ export class Dispatcher {
 
   /** A user's active sessions on live gateways (only `terminal`'s, if given); every terminal's is cached. */
   async #activeSessions(user: string, terminal: string | undefined): Promise<ActiveSessions> {
-    const { value, fetchedAt } = await this.#sessions.get(user, () => this.#o.registry.sessionsOf(user));
+    const { value, fetchedAt } = await this.#sessions.get(user, () => this.#o.registry.snapshotOf(user));
     const sessions: SessionRecord[] = [];
-    for (const s of value) {
+    for (const s of value.records) {
       if (!s.active || (terminal !== undefined && s.terminal !== terminal)) continue;
       if (await this.#o.isGatewayAlive(s.gatewayId)) sessions.push(s);
     }
-    return { sessions, readAt: fetchedAt };
+    return { sessions, readAt: fetchedAt, epoch: value.epoch };
+  }
+
+  /**
+   * The put found a newer sessions epoch than the read the message was routed on: read the sessions again
+   * and return the active ones the message was not pushed to.
+   */
+  async #reboundSessions(
+    user: string,
+    target: ID,
+    pushed: readonly SessionRecord[],
+  ): Promise<SessionRecord[]> {
+    this.#sessions.invalidate(user);
+    const { sessions } = await this.#activeSessions(user, target.terminal);
+    const had = new Set(pushed.map((s) => `${s.gatewayId}/${s.connId}`));
+    const fresh = sessions.filter((s) => !had.has(`${s.gatewayId}/${s.connId}`));
+    if (fresh.length > 0) {
+      this.#log.debug(
+        { code: 'DISPATCH_REBOUND', user, sessions: fresh.length },
+        'a session was bound while the message was routed: pushed to it too',
+      );
+    }
+    return fresh;
   }
 
   #receiptReply(message: ReliableMessage, text: string, options: ReceiptOptions): StationReply {

@@ -12,7 +12,7 @@ export function createMemoryBackend(): Backend {
   const registry = new MemorySessionRegistry();
   const identities = new MemoryIdentityStore();
   const accounts = new MemoryAccountStore();
-  const inbox = new MemoryInboxStore();
+  const inbox = new MemoryInboxStore({ sessionsEpoch: (user) => registry.epochOf(user) });
   let closing: Promise<void> | undefined;
   return {
     kind: 'memory',

@@ -141,6 +141,7 @@ export function meteredRegistry(registry: SessionRegistry, metrics: StationMetri
     setActive: (gatewayId, connId, active) => registry.setActive(gatewayId, connId, active),
     unbind: (gatewayId, connId) => registry.unbind(gatewayId, connId),
     sessionsOf: (user, terminal) => registry.sessionsOf(user, terminal),
+    snapshotOf: (user) => registry.snapshotOf(user),
     dropGateway: (gatewayId) => registry.dropGateway(gatewayId),
     close: () => registry.close(),
   };

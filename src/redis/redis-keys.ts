@@ -30,6 +30,11 @@ export interface RedisKeys {
   // Session registry
   /** Hash: a user's sessions, `<gatewayId>/<connId>` → the record (see redis-session-registry.ts). */
   userSessions(user: string): string;
+  /**
+   * String with a TTL: a random value replaced whenever a session of the user is bound or becomes active
+   * (SessionRegistry.snapshotOf); the inbox put compares it (same slot as the user's sessions and inbox).
+   */
+  sessionsEpoch(user: string): string;
   /** String with a TTL: a gateway's liveness. */
   gatewayHeartbeat(gatewayId: string): string;
   /** Set: the known gateways. */
@@ -143,6 +148,7 @@ export function createRedisKeys(prefix = 'dim:'): RedisKeys {
     deadLetterStream: (stream) => `${stream}:dead`,
 
     userSessions: (user) => `${p}sessions:{${user}}`,
+    sessionsEpoch: (user) => `${p}sessions:{${user}}:epoch`,
     gatewayHeartbeat: (gatewayId) => `${p}gateway:{${gatewayId}}:alive`,
     gateways: () => `${p}gateways`,
 

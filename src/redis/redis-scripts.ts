@@ -34,8 +34,8 @@ export const SCRIPTS = {
   },
 
   // Inbox (src/storage/redis-inbox-store.ts)
-  /** Store an inbox entry unless its signature is stored (dedup). */
-  inboxPut: { file: 'inbox-put.lua', numberOfKeys: 5, command: 'dimInboxPut', writes: true },
+  /** Store an inbox entry unless its signature is stored (dedup); compare the user's sessions epoch. */
+  inboxPut: { file: 'inbox-put.lua', numberOfKeys: 6, command: 'dimInboxPut', writes: true },
   /** Mark a batch of inbox entries delivered to a terminal; delete each once every wanted terminal has it. */
   inboxMarkDelivered: {
     file: 'inbox-mark-delivered.lua',
@@ -88,12 +88,21 @@ export const SCRIPTS = {
     command: 'dimSessionIndexRemove',
     writes: false,
   },
+  /** Write a user's session record and a new sessions epoch. */
+  sessionBind: { file: 'session-bind.lua', numberOfKeys: 2, command: 'dimSessionBind', writes: false },
+  /** Read a user's session records and sessions epoch together. */
+  sessionSnapshot: {
+    file: 'session-snapshot.lua',
+    numberOfKeys: 2,
+    command: 'dimSessionSnapshot',
+    writes: false,
+  },
   /** Remove a user's session record if it still is the given bind's. */
   sessionRemove: { file: 'session-remove.lua', numberOfKeys: 1, command: 'dimSessionRemove', writes: false },
   /** Set a session's `active` flag if the session (that bind) exists. */
   sessionSetActive: {
     file: 'session-set-active.lua',
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     command: 'dimSessionSetActive',
     writes: false,
   },

@@ -1,9 +1,12 @@
 /** In-memory SessionRegistry (embedded engine, tests). */
-import type { SessionRecord, SessionRegistry } from './session-registry.ts';
+import type { SessionRecord, SessionRegistry, SessionsSnapshot } from './session-registry.ts';
 
 export class MemorySessionRegistry implements SessionRegistry {
   readonly #byConn = new Map<string, SessionRecord>();
   readonly #byUser = new Map<string, Set<string>>();
+  /** Users with sessions → their epoch (from one counter: an epoch is never given twice). */
+  readonly #epochs = new Map<string, string>();
+  #epochCounter = 0;
 
   async bind(record: SessionRecord): Promise<void> {
     const key = `${record.gatewayId}/${record.connId}`;
@@ -12,12 +15,24 @@ export class MemorySessionRegistry implements SessionRegistry {
     let conns = this.#byUser.get(record.user);
     if (!conns) this.#byUser.set(record.user, (conns = new Set()));
     conns.add(key);
+    this.#epochs.set(record.user, String(++this.#epochCounter));
   }
 
   async setActive(gatewayId: string, connId: string, active: boolean): Promise<void> {
     const key = `${gatewayId}/${connId}`;
     const record = this.#byConn.get(key);
-    if (record) this.#byConn.set(key, { ...record, active });
+    if (!record) return;
+    this.#byConn.set(key, { ...record, active });
+    if (active) this.#epochs.set(record.user, String(++this.#epochCounter));
+  }
+
+  /** The user's sessions epoch now ('' once the user has no session: nothing could be pushed to). */
+  epochOf(user: string): string {
+    return this.#epochs.get(user) ?? '';
+  }
+
+  async snapshotOf(user: string): Promise<SessionsSnapshot> {
+    return { records: await this.sessionsOf(user), epoch: this.epochOf(user) };
   }
 
   async unbind(gatewayId: string, connId: string): Promise<void> {
@@ -27,7 +42,10 @@ export class MemorySessionRegistry implements SessionRegistry {
     this.#byConn.delete(key);
     const conns = this.#byUser.get(record.user);
     conns?.delete(key);
-    if (conns?.size === 0) this.#byUser.delete(record.user);
+    if (conns?.size === 0) {
+      this.#byUser.delete(record.user);
+      this.#epochs.delete(record.user);
+    }
   }
 
   async sessionsOf(user: string, terminal?: string): Promise<SessionRecord[]> {
@@ -48,5 +66,6 @@ export class MemorySessionRegistry implements SessionRegistry {
   async close(): Promise<void> {
     this.#byConn.clear();
     this.#byUser.clear();
+    this.#epochs.clear();
   }
 }

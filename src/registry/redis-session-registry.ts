@@ -32,7 +32,7 @@ import type { ChangePublisher } from '../redis/change-signal.ts';
 import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisRunner } from '../redis/redis-runner.ts';
-import type { SessionRecord, SessionRegistry } from './session-registry.ts';
+import type { SessionRecord, SessionRegistry, SessionsSnapshot } from './session-registry.ts';
 
 export interface RedisSessionRegistryOptions {
   /** How long a gateway's liveness answer is cached in this process (ms, default 1000; 0 disables). */
@@ -51,6 +51,16 @@ export interface RedisSessionRegistryOptions {
 const ALIVE_CACHE_LIMIT = 10_000;
 /** Length of a bind token (hex). */
 const TOKEN_LENGTH = 12;
+/**
+ * How long a user's sessions epoch outlives its last bind or activation (ms). A dispatcher compares an
+ * epoch it read at most its lookup cache's TTL ago; an expired one reads '', which only makes the next
+ * put of a message routed on an older read report a change (one extra read).
+ */
+export const SESSIONS_EPOCH_TTL_MS = 24 * 3600 * 1000;
+
+function newToken(): string {
+  return randomBytes(TOKEN_LENGTH / 2).toString('hex');
+}
 
 function checkGatewayId(gatewayId: string): string {
   if (gatewayId.length === 0 || gatewayId.includes('/')) {
@@ -97,7 +107,7 @@ export class RedisSessionRegistry implements SessionRegistry {
     const gatewayId = checkGatewayId(record.gatewayId);
     const k = this.#keys;
     const field = `${gatewayId}/${record.connId}`;
-    const token = randomBytes(TOKEN_LENGTH / 2).toString('hex');
+    const token = newToken();
     const entry: IndexEntry = { raw: token + record.user, token, user: record.user };
     const json = JSON.stringify(
       record.terminal === undefined
@@ -116,8 +126,11 @@ export class RedisSessionRegistry implements SessionRegistry {
       prev && prev.user !== record.user
         ? this.#r.script('sessionRemove', [k.userSessions(prev.user)], [TOKEN_LENGTH, field, prev.token])
         : undefined,
-      this.#r.command((redis) =>
-        redis.hset(k.userSessions(record.user), field, `${record.active ? '1' : '0'}${token}${json}`),
+      // the record and a new epoch (the bind's token) together: a put that sees the old epoch ran before it
+      this.#r.script(
+        'sessionBind',
+        [k.userSessions(record.user), k.sessionsEpoch(record.user)],
+        [field, `${record.active ? '1' : '0'}${token}${json}`, token, SESSIONS_EPOCH_TTL_MS],
       ),
     ]);
     await Promise.all([
@@ -132,8 +145,8 @@ export class RedisSessionRegistry implements SessionRegistry {
     if (!entry) return;
     await this.#r.script(
       'sessionSetActive',
-      [this.#keys.userSessions(entry.user)],
-      [field, active ? '1' : '0', entry.token],
+      [this.#keys.userSessions(entry.user), this.#keys.sessionsEpoch(entry.user)],
+      [field, active ? '1' : '0', entry.token, newToken(), SESSIONS_EPOCH_TTL_MS],
     );
     await this.#changed(entry.user);
   }
@@ -151,12 +164,19 @@ export class RedisSessionRegistry implements SessionRegistry {
 
   async sessionsOf(user: string, terminal?: string): Promise<SessionRecord[]> {
     const all = await this.#r.command((redis) => redis.hgetall(this.#keys.userSessions(user)));
-    const out: SessionRecord[] = [];
-    for (const [field, value] of Object.entries(all)) {
-      const record = parseSessionField(user, field, value);
-      if (record && (terminal === undefined || record.terminal === terminal)) out.push(record);
-    }
-    return out;
+    return parseSessions(user, all, terminal);
+  }
+
+  async snapshotOf(user: string): Promise<SessionsSnapshot> {
+    const k = this.#keys;
+    const [flat, epoch] = (await this.#r.script(
+      'sessionSnapshot',
+      [k.userSessions(user), k.sessionsEpoch(user)],
+      [],
+    )) as [string[], string | null];
+    const all: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) all[flat[i]!] = flat[i + 1]!;
+    return { records: parseSessions(user, all), epoch: typeof epoch === 'string' ? epoch : '' };
   }
 
   /** Announce that a gateway is alive for `ttlMs`. */
@@ -282,6 +302,15 @@ export class RedisSessionRegistry implements SessionRegistry {
 }
 
 /** One field of a user's sessions hash (`userSessions(user)`) as a record; undefined if it does not parse. */
+function parseSessions(user: string, all: Record<string, string>, terminal?: string): SessionRecord[] {
+  const out: SessionRecord[] = [];
+  for (const [field, value] of Object.entries(all)) {
+    const record = parseSessionField(user, field, value);
+    if (record && (terminal === undefined || record.terminal === terminal)) out.push(record);
+  }
+  return out;
+}
+
 export function parseSessionField(user: string, field: string, value: string): SessionRecord | undefined {
   const slash = field.indexOf('/');
   if (slash <= 0 || value.length < 1 + TOKEN_LENGTH) return undefined;

@@ -23,9 +23,25 @@ export interface InboxPage {
   readonly next: string | undefined;
 }
 
+/** What InboxStore.putChecked did. */
+export interface PutChecked {
+  /** Stored (false: a message with this signature was stored before). */
+  readonly stored: boolean;
+  /** The user's sessions epoch was no longer the expected one when the put ran. */
+  readonly rebound: boolean;
+}
+
 export interface InboxStore {
   /** Store unless a message with the same signature is stored for the user. Returns whether stored. */
   put(user: string, message: InboxMessage): Promise<boolean>;
+  /**
+   * `put`, and in the same atomic step whether the user's sessions epoch (SessionRegistry.snapshotOf) is
+   * still `epoch`. When it is not (`rebound`), a session was bound or became active after the caller read
+   * the sessions it routed the message on, and that session's backlog drain may have passed this message's
+   * place before it was stored: the caller pushes the message to it. When it is, every session bound later
+   * drains this message (its drain starts after its bind, and so after this put).
+   */
+  putChecked(user: string, message: InboxMessage, epoch: string): Promise<PutChecked>;
   /** Record that `terminal` is one of the user's devices (its deliveries are then awaited). */
   addTerminal(user: string, terminal: string): Promise<void>;
   /**

@@ -1,6 +1,6 @@
 /** In-memory InboxStore (embedded engine, tests): same semantics as the Redis one. */
 import { INBOX_TTL_MS } from './inbox-store.ts';
-import type { InboxMessage, InboxPage, InboxStore } from './inbox-store.ts';
+import type { InboxMessage, InboxPage, InboxStore, PutChecked } from './inbox-store.ts';
 
 interface UserInbox {
   readonly messages: Map<string, InboxMessage>;
@@ -12,10 +12,19 @@ export class MemoryInboxStore implements InboxStore {
   readonly #users = new Map<string, UserInbox>();
   readonly #ttl: number;
   readonly #now: () => number;
+  readonly #sessionsEpoch: (user: string) => string;
 
-  constructor(options: { ttlMs?: number; now?: () => number } = {}) {
+  constructor(
+    options: {
+      ttlMs?: number;
+      now?: () => number;
+      /** The user's sessions epoch (MemorySessionRegistry.epochOf) for putChecked; default ''. */
+      sessionsEpoch?: (user: string) => string;
+    } = {},
+  ) {
     this.#ttl = options.ttlMs ?? INBOX_TTL_MS;
     this.#now = options.now ?? Date.now;
+    this.#sessionsEpoch = options.sessionsEpoch ?? (() => '');
   }
 
   #inbox(user: string): UserInbox {
@@ -32,6 +41,12 @@ export class MemoryInboxStore implements InboxStore {
     if (inbox.messages.has(message.sig)) return false;
     inbox.messages.set(message.sig, message);
     return true;
+  }
+
+  async putChecked(user: string, message: InboxMessage, epoch: string): Promise<PutChecked> {
+    // one synchronous step: nothing runs between the comparison and the put
+    const rebound = this.#sessionsEpoch(user) !== epoch;
+    return { stored: await this.put(user, message), rebound };
   }
 
   async addTerminal(user: string, terminal: string): Promise<void> {

@@ -22,7 +22,7 @@ import type { RedisClient } from '../redis/redis-connection.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import { RedisRunner } from '../redis/redis-runner.ts';
 import { INBOX_TTL_MS } from './inbox-store.ts';
-import type { InboxMessage, InboxPage, InboxStore } from './inbox-store.ts';
+import type { InboxMessage, InboxPage, InboxStore, PutChecked } from './inbox-store.ts';
 import { cursorOf } from './memory-inbox-store.ts';
 
 export interface RedisInboxStoreOptions {
@@ -75,8 +75,17 @@ export class RedisInboxStore implements InboxStore {
   }
 
   async put(user: string, message: InboxMessage): Promise<boolean> {
+    return (await this.#put(user, message, undefined)) === 1;
+  }
+
+  async putChecked(user: string, message: InboxMessage, epoch: string): Promise<PutChecked> {
+    const outcome = await this.#put(user, message, epoch);
+    return { stored: (outcome & 1) === 1, rebound: (outcome & 2) === 2 };
+  }
+
+  async #put(user: string, message: InboxMessage, epoch: string | undefined): Promise<number> {
     const k = this.#keys;
-    const stored = await this.#r.script(
+    const outcome = await this.#r.script(
       'inboxPut',
       [
         k.inboxCursors(user),
@@ -84,6 +93,7 @@ export class RedisInboxStore implements InboxStore {
         k.inboxTargets(user),
         k.inbox(user),
         k.inboxByStoredAt(user),
+        k.sessionsEpoch(user),
       ],
       [
         message.sig,
@@ -93,9 +103,10 @@ export class RedisInboxStore implements InboxStore {
         message.terminal === undefined ? '0' : '1',
         message.terminal ?? '',
         this.#retention,
+        ...(epoch === undefined ? [] : [epoch]),
       ],
     );
-    return stored === 1;
+    return Number(outcome);
   }
 
   async addTerminal(user: string, terminal: string): Promise<void> {

@@ -2,7 +2,8 @@
  * The dispatcher's session and block-list caches on a real Redis, with another process's backend (a
  * gateway's, an account command's) making the changes: a change is seen by the next message once its
  * signal arrives, a message routed on a cached "offline" is stored with the time of the read it used (so a
- * session bound later drains it), and a lost subscription empties the caches.
+ * session bound later drains it), a session bound while its signal is still on the way is pushed to once
+ * the put sees its epoch, and a lost subscription empties the caches.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +19,7 @@ import { silentLogger } from '../../../src/ops/logger.ts';
 import { packMessage } from '../../../src/protocol/dkd/message-packer.ts';
 import type { ChangeFeed } from '../../../src/redis/change-signal.ts';
 import { isCluster } from '../../../src/redis/redis-connection.ts';
+import { RedisSessionRegistry } from '../../../src/registry/redis-session-registry.ts';
 import { IdentityDirectory } from '../../../src/storage/identity-directory.ts';
 import { decodeDelivery, StationStreams } from '../../../src/streams/station-streams.ts';
 import type { MessageOrigin } from '../../../src/streams/station-streams.ts';
@@ -28,6 +30,7 @@ const NOW = 1_800_000_000;
 const station = createStationIdentity({ name: 'gsp', rsaBits: 1024, now: NOW });
 const alice = createUserIdentity({ kind: 'mkm-ecc', name: 'alice', now: NOW });
 const bob = createUserIdentity({ kind: 'mkm-rsa', name: 'bob', now: NOW });
+const carol = createUserIdentity({ kind: 'mkm-ecc', name: 'carol', now: NOW });
 const fromAlice: MessageOrigin = {
   gatewayId: 'gw-a',
   connId: 'c-alice',
@@ -44,15 +47,15 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms
 }
 
 let n = 0;
-function text() {
+function text(to = bob) {
   n += 1;
   return packMessage({
     sender: alice.id,
-    receiver: bob.id,
+    receiver: to.id,
     content: { type: 1, sn: n, text: `m${n}` },
     time: NOW + n,
     signer: alice.signKey,
-    receiverKeys: [{ key: bob.decryptKeys[0]!.publicKey }],
+    receiverKeys: [{ key: to.decryptKeys[0]!.publicKey }],
   });
 }
 
@@ -182,5 +185,30 @@ for (const kind of ['standalone', 'cluster'] as const)
         since: Date.now(),
       });
       await waitFor(() => dispatcher.cacheStats().sessions.size === 0, 'a signal after the resubscription');
+    });
+
+    it('a session bound while its signal is on the way is pushed to once the put sees its epoch', async () => {
+      // a gateway binding without signalling: the signal is late (or lost), the cache still says offline
+      const unsignalled = new RedisSessionRegistry(theirs.redis, theirs.keys);
+      const first = text(carol);
+      await dispatcher.route(first, fromAlice);
+      const misses = dispatcher.cacheStats().sessions.misses;
+      await unsignalled.bind({
+        gatewayId: 'gw-c',
+        connId: 'c-carol',
+        user: carol.id.string,
+        terminal: undefined,
+        active: true,
+        since: Date.now(),
+      });
+      // (the session's drain ran here and found `first`)
+      const second = text(carol);
+      await dispatcher.route(second, fromAlice);
+      assert.deepEqual(await pushesTo('gw-c'), [second.signatureText], 'pushed, not left for the next drain');
+      const third = text(carol);
+      await dispatcher.route(third, fromAlice);
+      assert.deepEqual(await pushesTo('gw-c'), [second.signatureText, third.signatureText]);
+      // routed on the cached read (one cache hit), then re-read once when the put saw the new epoch
+      assert.equal(dispatcher.cacheStats().sessions.misses, misses + 1);
     });
   });

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sessionRegistryContract } from '../../contract/session-registry.contract.ts';
+import { sessionsEpochContract } from '../../contract/sessions-epoch.contract.ts';
+import { RedisInboxStore } from '../../../src/storage/redis-inbox-store.ts';
 import { RedisSessionRegistry } from '../../../src/registry/redis-session-registry.ts';
 import type { SessionRecord } from '../../../src/registry/session-registry.ts';
 import { captureLogger, useRedis } from '../storage/redis-fixture.ts';
@@ -8,6 +10,16 @@ import { captureLogger, useRedis } from '../storage/redis-fixture.ts';
 const fx = useRedis();
 
 sessionRegistryContract('redis', async () => new RedisSessionRegistry(fx.redis, fx.freshKeys()));
+sessionsEpochContract('redis', async () => {
+  const keys = fx.freshKeys();
+  const registry = new RedisSessionRegistry(fx.redis, keys);
+  const inbox = new RedisInboxStore(fx.redis, keys);
+  return {
+    registry,
+    inbox,
+    close: () => Promise.all([registry.close(), inbox.close()]).then(() => undefined),
+  };
+});
 
 const session = (gatewayId: string, connId: string, user: string, terminal?: string): SessionRecord => ({
   gatewayId,

@@ -56,6 +56,7 @@ describe('createRedisBackend', () => {
           backend.keys.inboxMessages('alice'),
           stream,
           backend.keys.userSessions('alice'),
+          backend.keys.sessionsEpoch('alice'),
         ].sort(),
         'every key under the prefix',
       );

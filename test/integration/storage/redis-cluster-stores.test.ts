@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { accountStoreContract } from '../../contract/account-store.contract.ts';
 import { identityStoreContract } from '../../contract/identity-store.contract.ts';
 import { sessionRegistryContract } from '../../contract/session-registry.contract.ts';
+import { sessionsEpochContract } from '../../contract/sessions-epoch.contract.ts';
+import { RedisInboxStore } from '../../../src/storage/redis-inbox-store.ts';
 import { parseId } from '../../../src/protocol/mkm/identifier.ts';
 import { Durability } from '../../../src/redis/durability.ts';
 import { createRedisClient, parseRedisTarget, quitClient } from '../../../src/redis/redis-connection.ts';
@@ -45,6 +47,16 @@ const redis = (): RedisClient => {
 const freshKeys = () => createRedisKeys(`c${++n}:`);
 
 sessionRegistryContract('redis cluster', async () => new RedisSessionRegistry(redis(), freshKeys()));
+sessionsEpochContract('redis cluster', async () => {
+  const keys = freshKeys();
+  const registry = new RedisSessionRegistry(redis(), keys);
+  const inbox = new RedisInboxStore(redis(), keys);
+  return {
+    registry,
+    inbox,
+    close: () => Promise.all([registry.close(), inbox.close()]).then(() => undefined),
+  };
+});
 identityStoreContract('redis cluster', async () => new RedisIdentityStore(redis(), freshKeys()));
 accountStoreContract('redis cluster', async () => new RedisAccountStore(redis(), freshKeys()));
 

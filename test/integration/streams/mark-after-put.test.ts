@@ -190,9 +190,9 @@ describe('delivered marks never overtake their put', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let putDone = false;
     const slowInbox: InboxStore = Object.assign(Object.create(backend.inbox) as InboxStore, {
-      put: async (...args: Parameters<InboxStore['put']>) => {
+      putChecked: async (...args: Parameters<InboxStore['putChecked']>) => {
         await gate;
-        const stored = await backend.inbox.put(...args);
+        const stored = await backend.inbox.putChecked(...args);
         putDone = true;
         return stored;
       },

@@ -20,6 +20,7 @@ import { loadOrCreateKeyFile } from '../src/identity/station-key-file.ts';
 import { createLogger } from '../src/ops/logger.ts';
 import type { Logger } from '../src/ops/logger.ts';
 import { MemoryMessageBus } from '../src/bus/memory-message-bus.ts';
+import { MemoryFederationStore } from '../src/federation/federation-store.ts';
 import { MemoryInspector } from '../src/ops/memory-inspector.ts';
 import { PromMetrics } from '../src/ops/metrics.ts';
 import { OpsRuntime } from '../src/ops/ops-runtime.ts';
@@ -128,6 +129,10 @@ async function main(args: readonly string[]): Promise<void> {
       gateway: () =>
         node.gateway ? { id: node.gateway.id, connections: node.gateway.connectionCount } : undefined,
       version: VERSION,
+      federation: () => {
+        const store = node.federationStore;
+        return store instanceof MemoryFederationStore ? store : undefined;
+      },
     });
   }
   // Shutdown (SIGTERM, SIGINT, or an operator's drain): not ready → stop accepting → close clients over

@@ -215,6 +215,11 @@ export class StationNode {
     return this.gateway.start();
   }
 
+  /** The federation store, once neighbours made one (the embedded inspector reads its link records). */
+  get federationStore(): FederationStore | undefined {
+    return this.#federationStore;
+  }
+
   #fedStore(): FederationStore {
     const backend = this.#o.backend;
     this.#federationStore ??=

@@ -95,6 +95,12 @@ export class MemoryFederationStore implements FederationStore {
     if (this.#owners.get(neighbour)?.owner === owner) this.#owners.delete(neighbour);
   }
 
+  /** Who holds the link's ownership lease now (undefined: nobody; inspection). */
+  linkOwner(neighbour: string): string | undefined {
+    const held = this.#owners.get(neighbour);
+    return held !== undefined && held.until > this.#now() ? held.owner : undefined;
+  }
+
   async putLinkState(state: LinkStateRecord): Promise<void> {
     this.#links.set(state.neighbour, state);
   }

@@ -1,10 +1,12 @@
 /**
  * StationInspector on the embedded engine (one process, everything in memory), behind the embedded
  * station's admin API. The same answers as on Redis where the memory engine keeps the data: streams with
- * their groups (pending, lag), dead letters (list, show, retry, drop), sessions, inbox counts. Per-terminal
+ * their groups (pending, lag), dead letters (list, show, retry, drop), sessions, inbox counts, federation
+ * links (when neighbours are configured). Per-terminal
  * undelivered counts are not kept by the memory inbox: terminals are listed as unknown.
  */
 import type { MemoryMessageBus } from '../bus/memory-message-bus.ts';
+import type { MemoryFederationStore } from '../federation/federation-store.ts';
 import { RESERVED_FIELDS } from '../bus/message-bus.ts';
 import type { RedisKeys } from '../redis/redis-keys.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
@@ -13,13 +15,14 @@ import type {
   DeadLetterRecord,
   GatewayStatus,
   InboxInfo,
+  LinkStatus,
   PendingReport,
   SessionInfo,
   StationInspector,
   StationStatus,
   StreamStatus,
 } from './station-inspector.ts';
-import { entryTime } from './station-inspector.ts';
+import { byNeighbour, entryTime, linkStatus } from './station-inspector.ts';
 import { knownStreams, resolveStreamName, streamKind } from './stream-names.ts';
 
 export interface MemoryInspectorOptions {
@@ -31,6 +34,8 @@ export interface MemoryInspectorOptions {
   /** The embedded gateway: its ID and open connections. */
   readonly gateway: () => { id: string; connections: number } | undefined;
   readonly version: string;
+  /** The bridge's link records (undefined: no neighbours configured). */
+  readonly federation?: () => MemoryFederationStore | undefined;
 }
 
 export class MemoryInspector implements StationInspector {
@@ -60,7 +65,26 @@ export class MemoryInspector implements StationInspector {
       streams,
       deadLetters: streams.reduce((sum, s) => sum + s.deadLetters, 0),
       inboundAdded: streams.filter((s) => s.kind === 'inbound').reduce((sum, s) => sum + (s.added ?? 0), 0),
+      links: await this.links(),
     };
+  }
+
+  /** The federation links the embedded bridge recorded, with their queues and whether it holds them. */
+  async links(): Promise<LinkStatus[]> {
+    const store = this.#o.federation?.();
+    if (store === undefined) return [];
+    const now = Date.now();
+    return byNeighbour(
+      (await store.linkStates()).map((record) =>
+        linkStatus(
+          record.neighbour,
+          record,
+          store.linkOwner(record.neighbour),
+          this.#o.bus.store.length(this.#o.keys.federationQueue(record.neighbour)),
+          now,
+        ),
+      ),
+    );
   }
 
   async streams(): Promise<StreamStatus[]> {

@@ -25,6 +25,7 @@ import type {
   StationStatus,
   StreamStatus,
 } from './station-inspector.ts';
+import { byNeighbour, linkStatus } from './station-inspector.ts';
 import { entryTime, InspectError } from './station-inspector.ts';
 import { knownStreams, resolveStreamName, streamKind } from './stream-names.ts';
 
@@ -134,22 +135,10 @@ export class RedisInspector implements StationInspector {
         this.#call('XLEN', k.federationQueue(neighbour)),
         this.#call('GET', k.federationLinkOwner(neighbour)),
       ]);
-      out.push({
-        neighbour,
-        address: `${record.host ?? '?'}:${record.port ?? '?'}`,
-        state: String(record.state ?? 'unknown'),
-        // the lease names who holds the link now; the record, who last wrote it
-        owner: owner !== null && owner !== undefined ? String(owner) : String(record.owner ?? ''),
-        owned: owner !== null && owner !== undefined,
-        forMs: Math.max(0, now - (num(record.since) ?? now)),
-        attempts: num(record.attempts) ?? 0,
-        lastError: typeof record.lastError === 'string' ? record.lastError : undefined,
-        sent: num(record.sent) ?? 0,
-        received: num(record.received) ?? 0,
-        queued: num(queued) ?? 0,
-      });
+      const lease = owner !== null && owner !== undefined ? String(owner) : undefined;
+      out.push(linkStatus(neighbour, record, lease, num(queued) ?? 0, now));
     }
-    return out.sort((a, b) => (a.neighbour < b.neighbour ? -1 : 1));
+    return byNeighbour(out);
   }
 
   /** The push queue's job counts, read from its BullMQ keys (`<pushQueuePrefix>:push:wait|active|…`). */

@@ -6,6 +6,8 @@
  * them as they are; dimctl renders them as tables).
  */
 
+import type { LinkStateRecord } from '../federation/federation-store.ts';
+
 export type StreamKind = 'inbound' | 'store' | 'deliver' | 'other';
 
 export interface GroupStatus {
@@ -90,6 +92,40 @@ export interface LinkStatus {
   readonly received: number;
   /** Messages waiting in its queue. */
   readonly queued: number;
+}
+
+/**
+ * A link's status from what its bridge recorded (`record`, possibly written by another version: every field
+ * is checked), who holds its ownership lease now (`lease`, undefined: nobody), and its queue's length.
+ */
+export function linkStatus(
+  neighbour: string,
+  record: Partial<LinkStateRecord>,
+  lease: string | undefined,
+  queued: number,
+  now: number,
+): LinkStatus {
+  const count = (value: unknown): number | undefined =>
+    typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  return {
+    neighbour,
+    address: `${record.host ?? '?'}:${record.port ?? '?'}`,
+    state: String(record.state ?? 'unknown'),
+    // the lease names who holds the link now; the record, who last wrote it
+    owner: lease ?? String(record.owner ?? ''),
+    owned: lease !== undefined,
+    forMs: Math.max(0, now - (count(record.since) ?? now)),
+    attempts: count(record.attempts) ?? 0,
+    lastError: typeof record.lastError === 'string' ? record.lastError : undefined,
+    sent: count(record.sent) ?? 0,
+    received: count(record.received) ?? 0,
+    queued,
+  };
+}
+
+/** Links sorted by neighbour, as status() lists them. */
+export function byNeighbour(links: LinkStatus[]): LinkStatus[] {
+  return links.sort((a, b) => (a.neighbour < b.neighbour ? -1 : 1));
 }
 
 export interface StationStatus {

@@ -106,7 +106,7 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
   const bus = new RedisMessageBus({ ...options.bus, url: target, keys, logger, durability });
   const common = { connectWaitMs, logger, durability };
   // sessions and block lists are cached by dispatchers: their writers signal changes
-  const changes = new RedisChangePublisher(redis, keys, logger);
+  const changes = new RedisChangePublisher(redis, keys, logger, connectWaitMs);
   const registry = new RedisSessionRegistry(redis, keys, { connectWaitMs, logger, changes });
   const identities = new RedisIdentityStore(redis, keys, common);
   const accounts = new RedisAccountStore(redis, keys, { ...common, changes });

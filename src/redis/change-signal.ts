@@ -7,8 +7,9 @@
  * On Redis they travel over pub/sub on one channel (`RedisKeys.changes()`), as `<topic> <key>` (a topic has
  * no space; a key may). Pub/sub is at most once, so a reader treats its subscription as the condition of
  * its cache: it caches only while subscribed, and forgets everything when the subscription is (re)made —
- * signals published while it was away are lost. A signal that could not be published is logged
- * (`CHANGE_SIGNAL_FAILED`); readers' entries also expire on their own (their TTL), which bounds that case.
+ * signals published while it was away are lost. A signal waits for a reconnection (bounded) as the write
+ * it follows does; one that still could not be published is logged (`CHANGE_SIGNAL_FAILED`), and readers'
+ * entries also expire on their own (their TTL), which bounds that case.
  * On a Redis Cluster, PUBLISH reaches the subscribers of every node.
  */
 import type { Logger } from 'pino';
@@ -18,6 +19,7 @@ import type { RedisOptions } from 'ioredis';
 import { isCluster, quitClient, reconnectDelay } from './redis-connection.ts';
 import type { RedisClient } from './redis-connection.ts';
 import type { RedisKeys } from './redis-keys.ts';
+import { RedisRunner } from './redis-runner.ts';
 
 /** What changed: a user's sessions (registry) or a user's block list (accounts); the key is the naked ID. */
 export type ChangeTopic = 'sessions' | 'block';
@@ -52,19 +54,20 @@ export function decodeChange(message: string): { topic: ChangeTopic; key: string
 }
 
 export class RedisChangePublisher implements ChangePublisher {
-  readonly #redis: RedisClient;
+  readonly #r: RedisRunner;
   readonly #channel: string;
   readonly #log: Logger;
 
-  constructor(redis: RedisClient, keys: RedisKeys, logger: Logger = silentLogger) {
-    this.#redis = redis;
+  /** `connectWaitMs`: how long a signal waits for a (re)connection, like the write it follows. */
+  constructor(redis: RedisClient, keys: RedisKeys, logger: Logger = silentLogger, connectWaitMs?: number) {
+    this.#r = new RedisRunner(redis, connectWaitMs);
     this.#channel = keys.changes();
     this.#log = logger.child({ module: 'change-signal' });
   }
 
   async changed(topic: ChangeTopic, key: string): Promise<void> {
     try {
-      await this.#redis.publish(this.#channel, encodeChange(topic, key));
+      await this.#r.command((redis) => redis.publish(this.#channel, encodeChange(topic, key)));
     } catch (err) {
       this.#log.warn(
         { code: 'CHANGE_SIGNAL_FAILED', topic, err: err instanceof Error ? err.message : String(err) },

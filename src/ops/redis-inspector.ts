@@ -25,7 +25,7 @@ import type {
   StationStatus,
   StreamStatus,
 } from './station-inspector.ts';
-import { byNeighbour, linkStatus } from './station-inspector.ts';
+import { byNeighbour, linkStatus, num } from './station-inspector.ts';
 import { entryTime, InspectError } from './station-inspector.ts';
 import { knownStreams, resolveStreamName, streamKind } from './stream-names.ts';
 
@@ -48,12 +48,6 @@ function pairs(reply: unknown): Map<string, unknown> {
   if (!Array.isArray(reply)) return out;
   for (let i = 0; i + 1 < reply.length; i += 2) out.set(String(reply[i]), reply[i + 1]);
   return out;
-}
-
-function num(value: unknown): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
 }
 
 function isNoSuchKey(err: unknown): boolean {

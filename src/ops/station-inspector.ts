@@ -94,6 +94,13 @@ export interface LinkStatus {
   readonly queued: number;
 }
 
+/** A number read from Redis or from a record another version wrote; undefined when it is none. */
+export function num(value: unknown): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /**
  * A link's status from what its bridge recorded (`record`, possibly written by another version: every field
  * is checked), who holds its ownership lease now (`lease`, undefined: nobody), and its queue's length.
@@ -105,8 +112,6 @@ export function linkStatus(
   queued: number,
   now: number,
 ): LinkStatus {
-  const count = (value: unknown): number | undefined =>
-    typeof value === 'number' && Number.isFinite(value) ? value : undefined;
   return {
     neighbour,
     address: `${record.host ?? '?'}:${record.port ?? '?'}`,
@@ -114,11 +119,11 @@ export function linkStatus(
     // the lease names who holds the link now; the record, who last wrote it
     owner: lease ?? String(record.owner ?? ''),
     owned: lease !== undefined,
-    forMs: Math.max(0, now - (count(record.since) ?? now)),
-    attempts: count(record.attempts) ?? 0,
+    forMs: Math.max(0, now - (num(record.since) ?? now)),
+    attempts: num(record.attempts) ?? 0,
     lastError: typeof record.lastError === 'string' ? record.lastError : undefined,
-    sent: count(record.sent) ?? 0,
-    received: count(record.received) ?? 0,
+    sent: num(record.sent) ?? 0,
+    received: num(record.received) ?? 0,
     queued,
   };
 }

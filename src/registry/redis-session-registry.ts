@@ -301,7 +301,7 @@ export class RedisSessionRegistry implements SessionRegistry {
   }
 }
 
-/** One field of a user's sessions hash (`userSessions(user)`) as a record; undefined if it does not parse. */
+/** A user's sessions hash as records (only `terminal`'s, if given); fields that do not parse are skipped. */
 function parseSessions(user: string, all: Record<string, string>, terminal?: string): SessionRecord[] {
   const out: SessionRecord[] = [];
   for (const [field, value] of Object.entries(all)) {
@@ -311,6 +311,7 @@ function parseSessions(user: string, all: Record<string, string>, terminal?: str
   return out;
 }
 
+/** One field of a user's sessions hash (`userSessions(user)`) as a record; undefined if it does not parse. */
 export function parseSessionField(user: string, field: string, value: string): SessionRecord | undefined {
   const slash = field.indexOf('/');
   if (slash <= 0 || value.length < 1 + TOKEN_LENGTH) return undefined;
